@@ -1,0 +1,390 @@
+"""The ingestion and query API behind API Gateway (REST, Lambda proxy integration).
+
+Routes parse the request, call one function of the core and shape the response. The authorizer
+has already run; the handler still refuses a request that carries no principal, so that a
+misconfigured route can never open the API.
+"""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from vectadb import __version__, ingestion, queries
+from vectadb.config import get_settings
+from vectadb.errors import (
+    BadRequest,
+    PayloadTooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+    VectaError,
+    describe_validation_errors,
+    error_body,
+)
+from vectadb.models import (
+    BatchIn,
+    BatchResponse,
+    ErrorResponse,
+    EventIn,
+    EventPage,
+    HealthOut,
+    IngestResult,
+    StatsGroup,
+    StatsOut,
+    Timestamp,
+    TraceDetail,
+    TracePage,
+    TraceStatus,
+)
+from vectadb.runtime import get_runtime
+from vectadb.stores.base import EventQuery, Order, TraceQuery
+
+SERVICE = "vectadb-ingest"
+PUBLIC_PATHS = frozenset({"/health"})
+MAX_PAGE = 1000
+
+logger = Logger(service=SERVICE)
+tracer = Tracer(service=SERVICE)
+metrics = Metrics(namespace="VectaDB", service=SERVICE)
+app = APIGatewayRestResolver(enable_validation=True)
+app.configure_openapi(
+    title="VectaDB API",
+    version=__version__,
+    description="Agent events and traces from CloudWatch Logs, with filters and aggregations.",
+    security_schemes={"bearerAuth": HTTPBearer(bearerFormat="API key")},
+)
+# Declared per route rather than globally: Powertools drops an empty override, which would
+# document /health as authenticated.
+AUTH: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+
+
+def _errors(*statuses: int) -> dict[int, Any]:
+    return {
+        status: {
+            "description": HTTPStatus(status).phrase,
+            "content": {content_types.APPLICATION_JSON: {"model": ErrorResponse}},
+        }
+        for status in statuses
+    }
+
+
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size")]
+Cursor = Annotated[str | None, Query(max_length=2048, description="next_cursor of the previous page")]
+Start = Annotated[Timestamp | None, Query(description="Inclusive lower bound (RFC 3339 or epoch ms)")]
+End = Annotated[Timestamp | None, Query(description="Exclusive upper bound (RFC 3339 or epoch ms)")]
+Filter = Annotated[str | None, Query(max_length=256)]
+
+
+# -- routes ----------------------------------------------------------------------------------
+
+
+@app.get("/health", summary="Store reachability (no authentication)", responses=_errors(503))
+def health() -> Response[HealthOut]:
+    checks: dict[str, dict[str, Any]] = {}
+    try:
+        get_runtime().store.ping()
+        checks["surrealdb"] = {"ok": True}
+    except Exception:
+        logger.warning("health check: SurrealDB is unreachable", exc_info=True)
+        checks["surrealdb"] = {"ok": False, "error": "unreachable"}
+    healthy = all(check["ok"] for check in checks.values())
+    body = HealthOut(status="ok" if healthy else "unavailable", version=__version__, checks=checks)
+    return Response(
+        status_code=200 if healthy else 503,
+        content_type=content_types.APPLICATION_JSON,
+        body=body.model_dump(mode="json"),
+    )
+
+
+@app.get("/api/v1/openapi.json", include_in_schema=False, security=AUTH)
+def openapi() -> Response[Any]:
+    return Response(
+        status_code=200,
+        content_type=content_types.APPLICATION_JSON,
+        body=app.get_openapi_json_schema(),
+    )
+
+
+@app.post(
+    "/api/v1/events",
+    status_code=201,
+    summary="Ingest one event",
+    security=AUTH,
+    responses=_errors(400, 401, 403, 413, 422, 503),
+)
+def post_event(event: Annotated[EventIn, Body()]) -> IngestResult:
+    runtime = get_runtime()
+    result = ingestion.ingest_event(event, runtime.store, runtime.policy)
+    metrics.add_metric(
+        name="EventsDuplicate" if result.duplicate else "EventsStored", unit=MetricUnit.Count, value=1
+    )
+    return IngestResult(event_id=result.event_id, trace_id=result.trace_id, duplicate=result.duplicate)
+
+
+@app.post(
+    "/api/v1/events/batch",
+    summary="Ingest up to 1000 events; 207 when some of them failed",
+    security=AUTH,
+    responses={
+        200: {
+            "description": "Every event was accepted",
+            "content": {content_types.APPLICATION_JSON: {"model": BatchResponse}},
+        },
+        207: {
+            "description": "Some events failed; see results",
+            "content": {content_types.APPLICATION_JSON: {"model": BatchResponse}},
+        },
+        **_errors(400, 401, 403, 413, 422, 503),
+    },
+)
+def post_batch(batch: Annotated[BatchIn, Body()]) -> Response[BatchResponse]:
+    runtime = get_runtime()
+    results = ingestion.ingest_batch(batch.events, runtime.store, runtime.policy)
+    items: list[dict[str, Any]] = []
+    counts = {"EventsStored": 0, "EventsDuplicate": 0, "EventsRejected": 0}
+    for result in results:
+        if isinstance(result, ingestion.Accepted):
+            counts["EventsDuplicate" if result.duplicate else "EventsStored"] += 1
+            items.append(
+                {
+                    "index": result.index,
+                    "event_id": result.event_id,
+                    "trace_id": result.trace_id,
+                    "duplicate": result.duplicate,
+                }
+            )
+        else:
+            counts["EventsRejected"] += 1
+            items.append(
+                {
+                    "index": result.index,
+                    "status": result.status,
+                    "error": {"code": result.code, "message": result.message, "details": result.details},
+                }
+            )
+    for name, value in counts.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    failed = counts["EventsRejected"]
+    return Response(
+        status_code=207 if failed else 200,
+        content_type=content_types.APPLICATION_JSON,
+        body={"accepted": len(items) - failed, "failed": failed, "results": items},
+    )
+
+
+@app.get(
+    "/api/v1/events",
+    summary="Events with filters, newest first by default",
+    security=AUTH,
+    responses=_errors(400, 401, 403, 422),
+)
+def get_events(
+    start: Start = None,
+    end: End = None,
+    event_type: Filter = None,
+    session_id: Filter = None,
+    trace_id: Filter = None,
+    agent_id: Filter = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+    order: Annotated[Order, Query()] = "desc",
+) -> EventPage:
+    query = EventQuery(
+        start=start,
+        end=end,
+        event_type=event_type,
+        session_id=session_id,
+        trace_id=trace_id,
+        agent_id=agent_id,
+        order=order,
+        limit=limit,
+    )
+    return EventPage.model_validate(queries.list_events(get_runtime().store, query, cursor))
+
+
+@app.get(
+    "/api/v1/traces/<trace_id>",
+    summary="A trace with its events in time order (paginated)",
+    security=AUTH,
+    responses=_errors(400, 401, 403, 404, 422),
+)
+def get_trace(
+    trace_id: Annotated[str, Path(max_length=256)],
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> TraceDetail:
+    return TraceDetail.model_validate(queries.get_trace(get_runtime().store, trace_id, limit, cursor))
+
+
+@app.get(
+    "/api/v1/traces",
+    summary="Traces with filters, most recently started first",
+    security=AUTH,
+    responses=_errors(400, 401, 403, 422),
+)
+def get_traces(
+    session_id: Filter = None,
+    agent_id: Filter = None,
+    status: Annotated[TraceStatus | None, Query()] = None,
+    start: Start = None,
+    end: End = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+    order: Annotated[Order, Query()] = "desc",
+) -> TracePage:
+    query = TraceQuery(
+        start=start,
+        end=end,
+        session_id=session_id,
+        agent_id=agent_id,
+        status=status,
+        order=order,
+        limit=limit,
+    )
+    return TracePage.model_validate(queries.list_traces(get_runtime().store, query, cursor))
+
+
+@app.get(
+    "/api/v1/stats",
+    summary="Event and error counts grouped by event type, agent, hour or day (default: last 24 h)",
+    security=AUTH,
+    responses=_errors(400, 401, 403, 422),
+)
+def get_stats(
+    group_by: Annotated[StatsGroup, Query()] = "event_type",
+    start: Start = None,
+    end: End = None,
+) -> StatsOut:
+    return StatsOut.model_validate(queries.stats(get_runtime().store, group_by, start, end))
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+def _json_error(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[Any]:
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers
+    )
+
+
+@app.exception_handler(VectaError)
+def _domain_error(exc: VectaError) -> Response[Any]:
+    if exc.status >= 500:
+        logger.warning("request failed: %s", exc.message)
+    headers = {"Retry-After": "1"} if exc.status == 503 else None
+    return _json_error(exc.status, exc.to_body(), headers)
+
+
+@app.exception_handler(RequestValidationError)
+def _validation_error(exc: RequestValidationError) -> Response[Any]:
+    errors = list(exc.errors())
+    invalid_json = next((e for e in errors if e.get("type") == "json_invalid"), None)
+    if invalid_json is not None:
+        reason = (invalid_json.get("ctx") or {}).get("error", "invalid JSON")
+        position = invalid_json["loc"][-1] if invalid_json.get("loc") else "?"
+        return _json_error(
+            400, error_body("invalid_json", f"request body is not valid JSON: {reason} at {position}")
+        )
+    message, details = describe_validation_errors(errors)
+    if any(e.get("type") == "event_too_large" for e in errors):
+        return _json_error(413, error_body("event_too_large", message, details))
+    return _json_error(422, error_body("validation_error", message, details))
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def _unsupported_content_type(exc: RequestUnsupportedContentType) -> Response[Any]:
+    return _json_error(415, UnsupportedMediaType("send the body as application/json").to_body())
+
+
+def _allowed_methods(path: str) -> list[str]:
+    routes = [*getattr(app, "_static_routes", []), *getattr(app, "_dynamic_routes", [])]
+    return sorted({route.method for route in routes if route.rule.match(path)})
+
+
+@app.not_found
+def _not_found(exc: NotFoundError) -> Response[Any]:
+    path = app.current_event.path
+    allowed = _allowed_methods(path)
+    if allowed:
+        method = app.current_event.http_method
+        return _json_error(
+            405,
+            error_body("method_not_allowed", f"{method} is not allowed on {path}; use {', '.join(allowed)}"),
+            {"Allow": ", ".join(allowed)},
+        )
+    return _json_error(404, error_body("not_found", f"no route for {path}"))
+
+
+@app.exception_handler(Exception)
+def _unexpected(exc: Exception) -> Response[Any]:
+    logger.exception("unhandled error")
+    request_id = app.lambda_context.aws_request_id if app.lambda_context else None
+    return _json_error(
+        500,
+        error_body("internal_error", "internal error; the request was logged", {"request_id": request_id}),
+    )
+
+
+# -- entry point -----------------------------------------------------------------------------
+
+
+def _header(event: dict[str, Any], name: str) -> str | None:
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def _early_rejection(event: dict[str, Any]) -> VectaError | None:
+    """Checks that come before routing: authentication, and a body that Lambda could carry."""
+    if event.get("path") not in PUBLIC_PATHS:
+        authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+        if not authorizer.get("principalId"):
+            return Unauthorized("missing or invalid API key; send Authorization: Bearer <key>")
+    body = event.get("body")
+    if event.get("httpMethod") == "POST":
+        if not body:
+            return BadRequest("request body is empty; send a JSON object", code="empty_body")
+        content_type = _header(event, "content-type")
+        if content_type and not _is_json(content_type):
+            return UnsupportedMediaType(f"Content-Type {content_type} is not JSON; send application/json")
+        limit = get_settings().max_body_bytes
+        if len(body.encode()) > limit:
+            return PayloadTooLarge(
+                f"request body is over {limit} bytes; split the batch", code="body_too_large"
+            )
+    return None
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    rejection = _early_rejection(event)
+    if rejection is not None:
+        return {
+            "statusCode": rejection.status,
+            "headers": {"Content-Type": content_types.APPLICATION_JSON},
+            "body": json.dumps(rejection.to_body()),
+            "isBase64Encoded": False,
+        }
+    return app.resolve(event, context)

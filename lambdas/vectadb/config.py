@@ -1,0 +1,103 @@
+"""Typed configuration, read from the environment once per cold start.
+
+Every variable is prefixed ``VECTADB_``; lists are comma-separated so that they fit in a Lambda
+environment variable or a shell export without JSON quoting.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+TraceStatus = Literal["running", "completed", "failed"]
+
+LAMBDA_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024
+# The proxy event wraps the body in headers and request context; keep room for them.
+PROXY_ENVELOPE_RESERVE_BYTES = 64 * 1024
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VECTADB_", extra="ignore", frozen=True)
+
+    surreal_url: str = "surrealkv://./.vectadb/surreal"
+    surreal_namespace: str = "vectadb"
+    surreal_database: str = "main"
+    surreal_username: str | None = None
+    surreal_password: SecretStr | None = None
+
+    # Local development only: plaintext keys, hashed as soon as they are read.
+    api_keys: SecretStr | None = None
+    # SHA-256 hex digests of valid keys: what a deployment configures.
+    api_key_hashes: Annotated[tuple[str, ...], NoDecode] = ()
+
+    # "event_type=status" pairs: the event types that end a trace, and the status they give it.
+    terminal_event_types: Annotated[dict[str, TraceStatus], NoDecode] = Field(
+        default_factory=lambda: {"agent_end": "completed", "agent_error": "failed"}
+    )
+    # Event types counted as errors (besides any event whose properties.level is error or worse).
+    error_event_types: Annotated[frozenset[str], NoDecode] = frozenset({"error", "agent_error"})
+
+    max_batch_events: int = Field(default=1000, ge=1, le=10_000)
+    max_body_bytes: int = Field(
+        default=LAMBDA_SYNC_PAYLOAD_BYTES - PROXY_ENVELOPE_RESERVE_BYTES,
+        ge=1024,
+        le=LAMBDA_SYNC_PAYLOAD_BYTES,
+    )
+    future_tolerance_seconds: int = Field(default=300, ge=0)
+
+    @field_validator("api_key_hashes", mode="before")
+    @classmethod
+    def _hashes_csv(cls, value: object) -> object:
+        hashes = _split_csv(value)
+        if isinstance(hashes, tuple):
+            return tuple(h.lower() for h in hashes)
+        return hashes
+
+    @field_validator("api_key_hashes")
+    @classmethod
+    def _hashes_are_sha256(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for digest in value:
+            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                raise ValueError("each API key hash must be 64 hex characters (SHA-256)")
+        return value
+
+    @field_validator("error_event_types", mode="before")
+    @classmethod
+    def _types_csv(cls, value: object) -> object:
+        parsed = _split_csv(value)
+        return frozenset(parsed) if isinstance(parsed, tuple) else parsed
+
+    @field_validator("terminal_event_types", mode="before")
+    @classmethod
+    def _terminal_pairs(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        pairs: dict[str, str] = {}
+        for item in _split_csv(value):  # type: ignore[union-attr]
+            event_type, sep, status = item.partition("=")
+            if not sep or not event_type.strip():
+                raise ValueError(f"expected 'event_type=status' pairs, got {item!r}")
+            pairs[event_type.strip()] = status.strip()
+        return pairs
+
+    @field_validator("terminal_event_types")
+    @classmethod
+    def _terminal_not_running(cls, value: dict[str, TraceStatus]) -> dict[str, TraceStatus]:
+        if "running" in value.values():
+            raise ValueError("a terminal event type must map to 'completed' or 'failed'")
+        return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read once (a Lambda cold start)."""
+    return Settings()

@@ -1,0 +1,302 @@
+"""The event model of the API (pydantic v2) and the shapes the API returns."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from vectadb.config import TraceStatus
+
+# Contract limits of the API (documented in the README), not deployment knobs.
+MAX_EVENT_BYTES = 1024 * 1024  # as large as a CloudWatch Logs event may be
+MAX_PROPERTIES_DEPTH = 32
+MIN_TIMESTAMP = datetime(2000, 1, 1, tzinfo=UTC)
+_INT64 = (-(2**63), 2**63 - 1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})?$")
+
+
+def to_millis(value: datetime) -> int:
+    return (value - _EPOCH) // timedelta(milliseconds=1)
+
+
+def from_millis(ms: int) -> datetime:
+    return _EPOCH + timedelta(milliseconds=ms)
+
+
+def format_timestamp(value: datetime) -> str:
+    """RFC 3339 in UTC with millisecond precision, the one format the API returns."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _timestamp_error(message: str) -> PydanticCustomError:
+    return PydanticCustomError("invalid_timestamp", message)
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """RFC 3339 text or epoch milliseconds; naive means UTC; truncated to milliseconds."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, bool):
+        raise _timestamp_error("timestamp must be an RFC 3339 string or epoch milliseconds")
+    elif isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise _timestamp_error("timestamp must be a finite number of epoch milliseconds")
+        try:
+            parsed = from_millis(int(value))
+        except OverflowError:
+            raise _timestamp_error("timestamp is out of range") from None
+    elif isinstance(value, str):
+        match = _RFC3339.match(value.strip())
+        if not match:
+            raise _timestamp_error(
+                "timestamp must be RFC 3339, e.g. 2026-01-07T17:00:00Z, or epoch milliseconds"
+            )
+        date, time, fraction, zone = match.groups()
+        text = f"{date}T{time}.{(fraction or '0')[:6].ljust(6, '0')}"
+        if zone and zone not in ("Z", "z"):
+            text += zone
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise _timestamp_error("timestamp is not a valid date and time") from None
+    else:
+        raise _timestamp_error("timestamp must be an RFC 3339 string or epoch milliseconds")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    parsed = parsed.astimezone(UTC)
+    parsed = parsed.replace(microsecond=parsed.microsecond // 1000 * 1000)
+    if parsed < MIN_TIMESTAMP:
+        raise _timestamp_error(
+            "timestamp is before 2000-01-01; epoch values must be in milliseconds, not seconds"
+        )
+    return parsed
+
+
+Timestamp = Annotated[
+    datetime,
+    BeforeValidator(parse_timestamp),
+    PlainSerializer(format_timestamp, return_type=str),
+    Field(
+        description="RFC 3339 (a naive time means UTC) or epoch milliseconds",
+        examples=["2026-01-07T17:00:00Z"],
+    ),
+]
+
+# Ids that appear in URLs and record keys: a conservative, URL-safe alphabet.
+IdStr = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9._:\-]+$")]
+TraceIdStr = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")]
+# Free text from the agent's world (session and agent names): any printable characters.
+NameStr = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
+EventTypeStr = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:/\-]+$")
+]
+SourceText = Annotated[str, StringConstraints(max_length=512, pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+
+class Source(BaseModel):
+    """Where an event came from. ``(log_group, log_id)`` makes a redelivered log event idempotent."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    system: SourceText | None = Field(default=None, examples=["cloudwatch"])
+    log_group: SourceText | None = Field(default=None, examples=["/aws/lambda/agent"])
+    log_stream: SourceText | None = None
+    log_id: SourceText | None = Field(default=None, description="The CloudWatch Logs event id")
+    owner: SourceText | None = Field(default=None, description="The AWS account that owns the log group")
+
+
+def _check_json_tree(value: Any) -> None:
+    """Depth, finite numbers and 64-bit integers: what SurrealDB and JSON clients can hold."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            if depth > MAX_PROPERTIES_DEPTH:
+                raise PydanticCustomError(
+                    "too_deep", "properties nest deeper than {limit} levels", {"limit": MAX_PROPERTIES_DEPTH}
+                )
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            if depth > MAX_PROPERTIES_DEPTH:
+                raise PydanticCustomError(
+                    "too_deep", "properties nest deeper than {limit} levels", {"limit": MAX_PROPERTIES_DEPTH}
+                )
+            stack.extend((child, depth + 1) for child in node)
+        elif isinstance(node, float):
+            if not math.isfinite(node):
+                raise PydanticCustomError("non_finite_number", "properties hold NaN or Infinity")
+        elif isinstance(node, int) and not isinstance(node, bool) and not _INT64[0] <= node <= _INT64[1]:
+            raise PydanticCustomError("integer_out_of_range", "properties hold an integer beyond 64 bits")
+
+
+class EventIn(BaseModel):
+    """One agent event, as the seed's ``EventIngestionRequest``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timestamp: Timestamp
+    event_type: EventTypeStr | None = Field(default=None, examples=["tool_call"])
+    session_id: NameStr | None = Field(default=None, description="Events of one session form one trace")
+    agent_id: NameStr | None = None
+    trace_id: TraceIdStr | None = Field(
+        default=None, description="An explicit trace; else derived from session_id"
+    )
+    parent_event_id: IdStr | None = Field(default=None, description="Stored as a causedBy edge")
+    event_id: IdStr | None = Field(
+        default=None,
+        description="Client-side idempotency key; else derived from (source.log_group, source.log_id) "
+        "or from the event's content",
+    )
+    properties: dict[str, Any] = Field(default_factory=dict, examples=[{"tool_name": "web_search"}])
+    source: Source | None = None
+
+    @field_validator("properties")
+    @classmethod
+    def _properties_shape(cls, value: dict[str, Any]) -> dict[str, Any]:
+        _check_json_tree(value)
+        return value
+
+    @model_validator(mode="after")
+    def _size(self) -> EventIn:
+        size = len(json.dumps(self.properties, ensure_ascii=False, separators=(",", ":")).encode())
+        if self.source is not None:
+            size += sum(len(v.encode()) for v in self.source.model_dump(exclude_none=True).values())
+        if size > MAX_EVENT_BYTES:
+            raise PydanticCustomError(
+                "event_too_large",
+                "event is {size} bytes, over the {limit}-byte limit",
+                {"size": size, "limit": MAX_EVENT_BYTES},
+            )
+        return self
+
+
+class BatchIn(BaseModel):
+    """A batch body. Each item is validated on its own, so one bad event never sinks the others."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[Any] = Field(
+        description="Up to 1000 events, each shaped as EventIn",
+        json_schema_extra={"items": {"$ref": "#/components/schemas/EventIn"}},
+    )
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class IngestResult(BaseModel):
+    event_id: str
+    trace_id: str | None
+    duplicate: bool
+
+
+class BatchItemAccepted(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    index: int
+    event_id: str
+    trace_id: str | None
+    duplicate: bool
+
+
+class BatchItemFailed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    index: int
+    status: int = Field(description="The HTTP status this event would get on its own; 4xx is permanent")
+    error: ErrorDetail
+
+
+class BatchResponse(BaseModel):
+    accepted: int
+    failed: int
+    results: list[BatchItemAccepted | BatchItemFailed]
+
+
+class EventOut(BaseModel):
+    event_id: str
+    timestamp: Timestamp
+    event_type: str | None = None
+    session_id: str | None = None
+    agent_id: str | None = None
+    trace_id: str | None = None
+    parent_event_id: str | None = None
+    properties: dict[str, Any]
+    source: dict[str, Any] | None = None
+    is_error: bool
+    created_at: Timestamp
+
+
+class EventPage(BaseModel):
+    events: list[EventOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+class TraceOut(BaseModel):
+    trace_id: str
+    session_id: str | None = None
+    agent_id: str | None = None
+    status: TraceStatus
+    start_time: Timestamp
+    end_time: Timestamp | None = None
+    last_event_at: Timestamp
+    total_events: int
+    created_at: Timestamp
+
+
+class TracePage(BaseModel):
+    traces: list[TraceOut]
+    next_cursor: str | None
+
+
+class TraceDetail(BaseModel):
+    trace: TraceOut
+    events: list[EventOut]
+    next_cursor: str | None = Field(description="Cursor for the trace's next page of events")
+
+
+StatsGroup = Literal["event_type", "agent_id", "day", "hour"]
+
+
+class StatsBucket(BaseModel):
+    key: str | None
+    total: int
+    errors: int
+
+
+class StatsOut(BaseModel):
+    group_by: StatsGroup
+    start: Timestamp
+    end: Timestamp
+    total: int
+    errors: int
+    buckets: list[StatsBucket]
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "unavailable"]
+    version: str
+    checks: dict[str, dict[str, Any]]

@@ -1,0 +1,81 @@
+"""Read paths: events with filters, traces with their events, and the seed's aggregations."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from vectadb.errors import BadRequest, NotFound
+from vectadb.models import to_millis
+from vectadb.pagination import decode_cursor, encode_cursor
+from vectadb.stores.base import EventQuery, EventStore, Order, Position, TraceQuery
+
+DEFAULT_STATS_WINDOW = timedelta(hours=24)
+_SORT_KEYS = ("sk", "rsk", "tkey")
+
+
+def _check_range(start: datetime | None, end: datetime | None) -> None:
+    if start is not None and end is not None and start >= end:
+        raise BadRequest("start must be before end", code="invalid_range")
+
+
+def _page(
+    rows: list[dict[str, Any]], limit: int, listing: str, order: Order, time_field: str, id_field: str
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Trim the look-ahead row and make the cursor from the last row kept."""
+    more = len(rows) > limit
+    rows = rows[:limit]
+    for row in rows:
+        for key in _SORT_KEYS:
+            row.pop(key, None)
+    cursor = None
+    if more and rows:
+        last = rows[-1]
+        cursor = encode_cursor(listing, order, Position(ms=to_millis(last[time_field]), id=last[id_field]))
+    return rows, cursor
+
+
+def list_events(store: EventStore, query: EventQuery, cursor: str | None = None) -> dict[str, Any]:
+    _check_range(query.start, query.end)
+    after = decode_cursor(cursor, "events", query.order) if cursor else None
+    rows = store.list_events(replace(query, limit=query.limit + 1, after=after))
+    events, next_cursor = _page(rows, query.limit, "events", query.order, "timestamp", "event_id")
+    return {"events": events, "next_cursor": next_cursor}
+
+
+def get_trace(store: EventStore, trace_id: str, limit: int, cursor: str | None = None) -> dict[str, Any]:
+    trace = store.get_trace(trace_id)
+    if trace is None:
+        raise NotFound(f"trace {trace_id} does not exist", code="trace_not_found")
+    page = list_events(store, EventQuery(trace_id=trace_id, order="asc", limit=limit), cursor)
+    return {"trace": trace, **page}
+
+
+def list_traces(store: EventStore, query: TraceQuery, cursor: str | None = None) -> dict[str, Any]:
+    _check_range(query.start, query.end)
+    after = decode_cursor(cursor, "traces", query.order) if cursor else None
+    rows = store.list_traces(replace(query, limit=query.limit + 1, after=after))
+    traces, next_cursor = _page(rows, query.limit, "traces", query.order, "start_time", "trace_id")
+    return {"traces": traces, "next_cursor": next_cursor}
+
+
+def stats(
+    store: EventStore,
+    group_by: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    end = end or now or datetime.now(UTC)
+    start = start or end - DEFAULT_STATS_WINDOW
+    _check_range(start, end)
+    rows = sorted(store.stats(group_by, start, end), key=lambda r: (r.key is None, r.key or ""))
+    return {
+        "group_by": group_by,
+        "start": start,
+        "end": end,
+        "total": sum(r.total for r in rows),
+        "errors": sum(r.errors for r in rows),
+        "buckets": [{"key": r.key, "total": r.total, "errors": r.errors} for r in rows],
+    }

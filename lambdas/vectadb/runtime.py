@@ -1,0 +1,60 @@
+"""What a process needs to serve requests, built once per container and shared by its invocations."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from vectadb.config import Settings, get_settings
+from vectadb.ingestion import IngestPolicy
+from vectadb.stores.base import EventStore
+from vectadb.stores.surreal import SurrealStore
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    store: EventStore
+    policy: IngestPolicy
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Runtime:
+        password = settings.surreal_password.get_secret_value() if settings.surreal_password else None
+        store = SurrealStore(
+            settings.surreal_url,
+            namespace=settings.surreal_namespace,
+            database=settings.surreal_database,
+            username=settings.surreal_username,
+            password=password,
+        )
+        try:
+            store.ensure_schema()
+        except Exception:
+            store.close()
+            raise
+        return cls(settings=settings, store=store, policy=IngestPolicy.from_settings(settings))
+
+    def close(self) -> None:
+        self.store.close()
+
+
+_runtime: Runtime | None = None
+_lock = threading.Lock()
+
+
+def get_runtime() -> Runtime:
+    """The container's runtime, connected on first use (a failed connection is retried next time)."""
+    global _runtime
+    if _runtime is None:
+        with _lock:
+            if _runtime is None:
+                _runtime = Runtime.from_settings(get_settings())
+    return _runtime
+
+
+def set_runtime(runtime: Runtime | None) -> Runtime | None:
+    """Install a runtime (the local server, tests); returns the one it replaces."""
+    global _runtime
+    with _lock:
+        previous, _runtime = _runtime, runtime
+    return previous

@@ -1,0 +1,1 @@
+"""Stores behind small interfaces, chosen by configuration (a URL or a path)."""

@@ -1,0 +1,90 @@
+"""What the core asks of an event store, in plain Python types (no SurrealQL, no AWS shapes)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+Order = Literal["asc", "desc"]
+
+# A trace's status only moves up this ladder, so concurrent or reordered deliveries converge.
+STATUS_RANK = {"running": 0, "completed": 1, "failed": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """A validated event with its derived ids, ready to store."""
+
+    event_id: str
+    timestamp_ms: int
+    trace_id: str | None
+    session_id: str | None
+    agent_id: str | None
+    parent_event_id: str | None
+    event_type: str | None
+    properties: dict[str, Any]
+    source: dict[str, Any] | None
+    is_error: bool
+    status_rank: int  # what this event does to its trace's status (0: nothing)
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a keyset page ends: the sort time in milliseconds and the record id."""
+
+    ms: int
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    start: datetime | None = None
+    end: datetime | None = None
+    event_type: str | None = None
+    session_id: str | None = None
+    trace_id: str | None = None
+    agent_id: str | None = None
+    order: Order = "desc"
+    limit: int = 100
+    after: Position | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TraceQuery:
+    start: datetime | None = None
+    end: datetime | None = None
+    session_id: str | None = None
+    agent_id: str | None = None
+    status: str | None = None
+    order: Order = "desc"
+    limit: int = 100
+    after: Position | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatsRow:
+    key: str | None
+    total: int
+    errors: int
+
+
+class EventStore(Protocol):
+    def ensure_schema(self) -> None: ...
+
+    def write_events(self, events: Sequence[EventRecord]) -> set[str]:
+        """Store the events and their trace bookkeeping atomically; return the ids that were new."""
+        ...
+
+    def list_events(self, query: EventQuery) -> list[dict[str, Any]]: ...
+
+    def get_trace(self, trace_id: str) -> dict[str, Any] | None: ...
+
+    def list_traces(self, query: TraceQuery) -> list[dict[str, Any]]: ...
+
+    def stats(self, group_by: str, start: datetime, end: datetime) -> list[StatsRow]: ...
+
+    def ping(self) -> None: ...
+
+    def close(self) -> None: ...

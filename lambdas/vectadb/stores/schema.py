@@ -1,0 +1,61 @@
+"""The SurrealDB schema (the seed's "Storage Schema"), versioned and applied idempotently.
+
+Besides the seed's indexes, events and traces carry string sort keys (``sk`` ascending, ``rsk``
+descending, ``tkey`` per trace) so that every listing is a single-field index range scan that can
+stop at its page size; see ``surreal.py`` for why descending order needs a key of its own.
+"""
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+DEFINE TABLE OVERWRITE agent_trace SCHEMAFULL;
+DEFINE FIELD OVERWRITE session_id ON agent_trace TYPE option<string>;
+DEFINE FIELD OVERWRITE agent_id ON agent_trace TYPE option<string>;
+DEFINE FIELD OVERWRITE status ON agent_trace TYPE string
+    ASSERT $value IN ['running', 'completed', 'failed'] DEFAULT 'running';
+DEFINE FIELD OVERWRITE status_rank ON agent_trace TYPE int DEFAULT 0;
+DEFINE FIELD OVERWRITE start_time ON agent_trace TYPE datetime;
+DEFINE FIELD OVERWRITE end_time ON agent_trace TYPE option<datetime>;
+DEFINE FIELD OVERWRITE last_event_at ON agent_trace TYPE datetime;
+DEFINE FIELD OVERWRITE total_events ON agent_trace TYPE int DEFAULT 0;
+DEFINE FIELD OVERWRITE created_at ON agent_trace TYPE datetime DEFAULT time::now() READONLY;
+DEFINE FIELD OVERWRITE updated_at ON agent_trace TYPE datetime VALUE time::now();
+DEFINE FIELD OVERWRITE sk ON agent_trace TYPE string;
+DEFINE FIELD OVERWRITE rsk ON agent_trace TYPE string;
+DEFINE INDEX OVERWRITE idx_session_id ON agent_trace FIELDS session_id;
+DEFINE INDEX OVERWRITE idx_start_time ON agent_trace FIELDS start_time;
+DEFINE INDEX OVERWRITE idx_trace_sk ON agent_trace FIELDS sk;
+DEFINE INDEX OVERWRITE idx_trace_rsk ON agent_trace FIELDS rsk;
+
+DEFINE TABLE OVERWRITE agent_event SCHEMAFULL;
+DEFINE FIELD OVERWRITE trace_id ON agent_event TYPE option<string>;
+DEFINE FIELD OVERWRITE session_id ON agent_event TYPE option<string>;
+DEFINE FIELD OVERWRITE agent_id ON agent_event TYPE option<string>;
+DEFINE FIELD OVERWRITE parent_event_id ON agent_event TYPE option<string>;
+DEFINE FIELD OVERWRITE timestamp ON agent_event TYPE datetime;
+DEFINE FIELD OVERWRITE event_type ON agent_event TYPE option<string>;
+DEFINE FIELD OVERWRITE properties ON agent_event TYPE object FLEXIBLE;
+DEFINE FIELD OVERWRITE source ON agent_event TYPE option<object> FLEXIBLE;
+DEFINE FIELD OVERWRITE is_error ON agent_event TYPE bool DEFAULT false;
+DEFINE FIELD OVERWRITE created_at ON agent_event TYPE datetime DEFAULT time::now() READONLY;
+DEFINE FIELD OVERWRITE sk ON agent_event TYPE string;
+DEFINE FIELD OVERWRITE rsk ON agent_event TYPE string;
+DEFINE FIELD OVERWRITE tkey ON agent_event TYPE option<string>;
+DEFINE INDEX OVERWRITE idx_trace_id ON agent_event FIELDS trace_id;
+DEFINE INDEX OVERWRITE idx_timestamp ON agent_event FIELDS timestamp;
+DEFINE INDEX OVERWRITE idx_event_type ON agent_event FIELDS event_type;
+DEFINE INDEX OVERWRITE idx_session_id ON agent_event FIELDS session_id;
+DEFINE INDEX OVERWRITE idx_agent_id ON agent_event FIELDS agent_id;
+DEFINE INDEX OVERWRITE idx_event_sk ON agent_event FIELDS sk;
+DEFINE INDEX OVERWRITE idx_event_rsk ON agent_event FIELDS rsk;
+DEFINE INDEX OVERWRITE idx_event_tkey ON agent_event FIELDS tkey;
+
+-- Edge ids are the event's own key: an event has one trace and one parent, so a redelivery
+-- can never make a second edge (INSERT RELATION IGNORE skips an existing id).
+DEFINE TABLE OVERWRITE hasEvent TYPE RELATION IN agent_trace OUT agent_event SCHEMAFULL;
+DEFINE TABLE OVERWRITE causedBy TYPE RELATION IN agent_event OUT agent_event SCHEMAFULL;
+
+DEFINE TABLE OVERWRITE schema_meta SCHEMAFULL;
+DEFINE FIELD OVERWRITE version ON schema_meta TYPE int;
+DEFINE FIELD OVERWRITE applied_at ON schema_meta TYPE datetime;
+"""

@@ -1,0 +1,419 @@
+"""SurrealDB store: one code path for ``mem://``, ``surrealkv://`` and remote ``ws://`` / ``wss://``.
+
+Every query is parameterised; record ids are built with ``type::thing`` from parameters.
+
+Pagination is keyset on string sort keys. SurrealDB 2.x (surrealdb-core 2.3) answers an index
+range scan with ``ORDER BY <that field> DESC LIMIT n`` with the *first* n rows of the range in
+index order: wrong rows, sorted. Listings therefore always scan ascending, and newest-first
+listings scan ``rsk``, a key whose time part is inverted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from surrealdb import Surreal
+from surrealdb.errors import SurrealError
+
+from vectadb.errors import StoreUnavailable, VectaError
+from vectadb.models import format_timestamp, to_millis
+from vectadb.stores.base import (
+    EventQuery,
+    EventRecord,
+    Position,
+    StatsRow,
+    TraceQuery,
+)
+from vectadb.stores.locking import DirectoryLock
+from vectadb.stores.schema import SCHEMA, SCHEMA_VERSION
+
+logger = logging.getLogger(__name__)
+
+_MS_WIDTH = 13  # epoch milliseconds until the year 2286
+_MS_MAX = 10**_MS_WIDTH - 1
+_TRACE_SEP = "|"  # absent from the trace-id alphabet
+_KEY_END = "~"  # sorts after every character used in keys
+_STATUSES = ("running", "completed", "failed")
+_EMBEDDED_PERSISTENT = ("surrealkv://", "surrealkv+versioned://", "file://")
+_RETRYABLE = ("conflict", "can be retried", "resource busy")
+_WRITE_ATTEMPTS = 5
+
+EVENT_FIELDS = (
+    "record::id(id) AS event_id, timestamp, event_type, session_id, agent_id, trace_id, "
+    "parent_event_id, properties, source, is_error, created_at"
+)
+TRACE_FIELDS = (
+    "record::id(id) AS trace_id, session_id, agent_id, status, start_time, end_time, "
+    "last_event_at, total_events, created_at"
+)
+
+WRITE_EVENTS = """
+BEGIN TRANSACTION;
+LET $new = (INSERT IGNORE INTO agent_event (
+    SELECT type::thing('agent_event', k) AS id, trace_id, session_id, agent_id, parent_event_id,
+        event_type, time::from::millis(ms) AS timestamp, properties, source, is_error, sk, rsk, tkey
+    FROM $rows
+) RETURN VALUE record::id(id));
+FOR $t IN $traces {
+    LET $mine = $t.events[WHERE id INSIDE $new];
+    IF array::len($mine) > 0 {
+        LET $first = time::from::millis(math::min($mine.ms));
+        LET $last = time::from::millis(math::max($mine.ms));
+        LET $ends = $mine[WHERE rank > 0];
+        LET $end = IF array::len($ends) > 0 THEN time::from::millis(math::max($ends.ms)) ELSE NONE END;
+        UPSERT type::thing('agent_trace', $t.key) SET
+            session_id = session_id ?? $t.session_id,
+            agent_id = agent_id ?? $t.agent_id,
+            total_events += array::len($mine),
+            start_time = time::min([start_time, $first][WHERE $this != NONE]),
+            last_event_at = time::max([last_event_at, $last][WHERE $this != NONE]),
+            end_time = time::max([end_time, $end][WHERE $this != NONE]),
+            status_rank = math::max(array::concat([status_rank ?? 0], $mine.rank)),
+            status = $statuses[status_rank],
+            sk = array::min(array::concat([sk], $mine.sk)[WHERE $this != NONE]),
+            rsk = array::max(array::concat([rsk], $mine.rsk)[WHERE $this != NONE])
+        RETURN NONE;
+    };
+};
+INSERT RELATION IGNORE INTO hasEvent (
+    SELECT type::thing('hasEvent', k) AS id, type::thing('agent_trace', trace_id) AS in,
+        type::thing('agent_event', k) AS out
+    FROM $rows WHERE trace_id != NONE AND k INSIDE $new
+) RETURN NONE;
+INSERT RELATION IGNORE INTO causedBy (
+    SELECT type::thing('causedBy', k) AS id, type::thing('agent_event', k) AS in,
+        type::thing('agent_event', parent_event_id) AS out
+    FROM $rows WHERE parent_event_id != NONE AND k INSIDE $new
+) RETURN NONE;
+RETURN $new;
+COMMIT TRANSACTION;
+"""
+
+
+class StoreError(VectaError):
+    """A query failed for a reason that retrying will not fix."""
+
+
+def _asc_key(ms: int, record_id: str) -> str:
+    return f"{ms:0{_MS_WIDTH}d}:{record_id}"
+
+
+def _desc_key(ms: int, record_id: str) -> str:
+    return f"{_MS_MAX - ms:0{_MS_WIDTH}d}:{record_id}"
+
+
+def _clamp_ms(value: datetime) -> int:
+    return max(0, min(_MS_MAX, to_millis(value)))
+
+
+def _key_range(
+    ascending: bool,
+    start: datetime | None,
+    end: datetime | None,
+    after: Position | None,
+    record_prefix: str = "",
+) -> tuple[str, str, str | None]:
+    """Bounds on an ``sk`` / ``rsk`` / ``tkey`` key for ``start <= time < end``, past ``after``."""
+    if ascending:
+        lower = f"{_clamp_ms(start):0{_MS_WIDTH}d}:" if start else ""
+        upper = f"{_clamp_ms(end):0{_MS_WIDTH}d}:" if end else _KEY_END
+        past = _asc_key(after.ms, after.id) if after else None
+    else:
+        # time < end  <=>  inverted time >= MAX - (end - 1);  time >= start  <=>  inverted < MAX - (start - 1)
+        lower = f"{_MS_MAX - (_clamp_ms(end) - 1):0{_MS_WIDTH}d}:" if end else ""
+        upper = f"{_MS_MAX - (_clamp_ms(start) - 1):0{_MS_WIDTH}d}:" if start else _KEY_END
+        past = _desc_key(after.ms, after.id) if after else None
+    return (
+        record_prefix + lower,
+        record_prefix + upper,
+        record_prefix + past if past is not None else None,
+    )
+
+
+def _is_retryable(message: str) -> bool:
+    lowered = message.lower()
+    return any(marker in lowered for marker in _RETRYABLE)
+
+
+def _embedded_path(url: str) -> Path | None:
+    for scheme in _EMBEDDED_PERSISTENT:
+        if url.startswith(scheme):
+            return Path(url[len(scheme) :])
+    return None
+
+
+class SurrealStore:
+    """The event store on SurrealDB. Thread-safe; one instance per process (per Lambda container)."""
+
+    def __init__(
+        self,
+        url: str,
+        namespace: str = "vectadb",
+        database: str = "main",
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        self.url = url
+        self._namespace = namespace
+        self._database = database
+        self._credentials = (username, password) if username and password else None
+        self._db: Any = None
+        self._connect_lock = threading.Lock()
+        path = _embedded_path(url)
+        self._dir_lock = DirectoryLock(path) if path is not None else None
+        if self._dir_lock is not None:
+            self._dir_lock.acquire()
+        try:
+            self._connect()
+        except Exception:
+            self.close()
+            raise
+
+    # -- connection --------------------------------------------------------------------------
+
+    def _connect(self) -> Any:
+        with self._connect_lock:
+            if self._db is None:
+                db = Surreal(self.url)
+                try:
+                    db.connect()
+                    if self._credentials:
+                        db.signin({"username": self._credentials[0], "password": self._credentials[1]})
+                    db.use(self._namespace, self._database)
+                except (OSError, SurrealError) as exc:
+                    raise StoreUnavailable("SurrealDB is unreachable") from exc
+                self._db = db
+            return self._db
+
+    def _drop_connection(self) -> None:
+        with self._connect_lock:
+            db, self._db = self._db, None
+        if db is not None:
+            try:
+                db.close()
+            except Exception:
+                logger.debug("closing a broken SurrealDB connection failed", exc_info=True)
+
+    def close(self) -> None:
+        self._drop_connection()
+        if self._dir_lock is not None:
+            self._dir_lock.release()
+            self._dir_lock = None
+
+    @contextmanager
+    def _session(self) -> Iterator[Any]:
+        db = self._db or self._connect()
+        try:
+            yield db
+        except (OSError, ConnectionError) as exc:
+            # Remote connections break; embedded ones do not. Reconnect on the next call.
+            self._drop_connection()
+            raise StoreUnavailable("SurrealDB is unreachable") from exc
+
+    # -- querying ----------------------------------------------------------------------------
+
+    def _run(self, query: str, params: dict[str, Any] | None = None) -> list[Any]:
+        """Run every statement of ``query`` and return their results; raise on any failed statement."""
+        with self._session() as db:
+            try:
+                response = db.query_raw(query, params or {})
+            except SurrealError as exc:
+                raise StoreError("the database rejected a query", code="store_error") from exc
+        if response.get("error"):
+            raise StoreError(f"the database rejected a query: {response['error']}", code="store_error")
+        statements = response.get("result") or []
+        failed = [
+            s["result"]
+            for s in statements
+            if s.get("status") != "OK" and "not executed due to a failed transaction" not in str(s["result"])
+        ]
+        if failed or any(s.get("status") != "OK" for s in statements):
+            message = str(failed[0] if failed else statements[0]["result"])
+            if _is_retryable(message):
+                raise _RetryableWrite(message)
+            raise StoreError(f"the database rejected a query: {message}", code="store_error")
+        return [s["result"] for s in statements]
+
+    def _select(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return self._run(query, params)[-1] or []
+
+    # -- schema ------------------------------------------------------------------------------
+
+    def schema_version(self) -> int | None:
+        return self._run("SELECT VALUE version FROM ONLY schema_meta:vectadb")[-1]
+
+    def ensure_schema(self) -> None:
+        current = self.schema_version()
+        if current == SCHEMA_VERSION:
+            return
+        if current is not None and current > SCHEMA_VERSION:
+            logger.warning(
+                "the database schema (v%s) is newer than this code (v%s); leaving it as it is",
+                current,
+                SCHEMA_VERSION,
+            )
+            return
+        self._run(
+            "BEGIN TRANSACTION;"
+            + SCHEMA
+            + "UPSERT schema_meta:vectadb SET version = $version, applied_at = time::now();"
+            + "COMMIT TRANSACTION;",
+            {"version": SCHEMA_VERSION},
+        )
+        logger.info("applied the SurrealDB schema v%s (was %s)", SCHEMA_VERSION, current)
+
+    def ping(self) -> None:
+        self._run("RETURN 1")
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def write_events(self, events: Sequence[EventRecord]) -> set[str]:
+        if not events:
+            return set()
+        rows = []
+        traces: dict[str, dict[str, Any]] = {}
+        for ev in events:
+            rows.append(
+                {
+                    "k": ev.event_id,
+                    "ms": ev.timestamp_ms,
+                    "sk": _asc_key(ev.timestamp_ms, ev.event_id),
+                    "rsk": _desc_key(ev.timestamp_ms, ev.event_id),
+                    "tkey": f"{ev.trace_id}{_TRACE_SEP}{_asc_key(ev.timestamp_ms, ev.event_id)}"
+                    if ev.trace_id
+                    else None,
+                    "trace_id": ev.trace_id,
+                    "session_id": ev.session_id,
+                    "agent_id": ev.agent_id,
+                    "parent_event_id": ev.parent_event_id,
+                    "event_type": ev.event_type,
+                    "properties": ev.properties,
+                    "source": ev.source,
+                    "is_error": ev.is_error,
+                }
+            )
+            if ev.trace_id is None:
+                continue
+            trace = traces.get(ev.trace_id)
+            if trace is None:
+                trace = traces[ev.trace_id] = {
+                    "key": ev.trace_id,
+                    "session_id": ev.session_id,
+                    "agent_id": ev.agent_id,
+                    "events": [],
+                }
+            elif trace["agent_id"] is None:
+                trace["agent_id"] = ev.agent_id
+            trace["events"].append(
+                {
+                    "id": ev.event_id,
+                    "ms": ev.timestamp_ms,
+                    "rank": ev.status_rank,
+                    "sk": _asc_key(ev.timestamp_ms, ev.trace_id),
+                    "rsk": _desc_key(ev.timestamp_ms, ev.trace_id),
+                }
+            )
+        params = {"rows": rows, "traces": list(traces.values()), "statuses": list(_STATUSES)}
+        for attempt in range(1, _WRITE_ATTEMPTS + 1):
+            try:
+                return set(self._run(WRITE_EVENTS, params)[-1] or ())
+            except _RetryableWrite as exc:
+                if attempt == _WRITE_ATTEMPTS:
+                    raise StoreUnavailable("the write kept conflicting with concurrent writes") from exc
+                time.sleep(0.005 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def list_events(self, query: EventQuery) -> list[dict[str, Any]]:
+        ascending = query.order == "asc"
+        if query.trace_id and ascending:
+            # A trace read in time order: the per-trace key scans only this trace and stops early.
+            key, index, prefix = "tkey", "idx_event_tkey", query.trace_id + _TRACE_SEP
+        else:
+            key, prefix = ("sk" if ascending else "rsk"), ""
+            if query.trace_id:
+                index = "idx_trace_id"  # newest first within a trace: read the trace, then sort it
+            elif query.session_id:
+                index = "idx_session_id"
+            else:
+                index = "idx_event_sk" if ascending else "idx_event_rsk"
+        filters = {
+            "trace_id": query.trace_id,
+            "session_id": query.session_id,
+            "event_type": query.event_type,
+            "agent_id": query.agent_id,
+        }
+        return self._page("agent_event", EVENT_FIELDS, key, index, prefix, query, filters)
+
+    def get_trace(self, trace_id: str) -> dict[str, Any] | None:
+        return self._run(
+            f"SELECT {TRACE_FIELDS} FROM ONLY type::thing('agent_trace', $id)",  # noqa: S608 - constant fields
+            {"id": trace_id},
+        )[-1]
+
+    def list_traces(self, query: TraceQuery) -> list[dict[str, Any]]:
+        ascending = query.order == "asc"
+        key = "sk" if ascending else "rsk"
+        index = "idx_session_id" if query.session_id else ("idx_trace_sk" if ascending else "idx_trace_rsk")
+        filters = {"session_id": query.session_id, "agent_id": query.agent_id, "status": query.status}
+        return self._page("agent_trace", TRACE_FIELDS, key, index, "", query, filters)
+
+    def _page(
+        self,
+        table: str,
+        fields: str,
+        key: str,
+        index: str,
+        prefix: str,
+        query: EventQuery | TraceQuery,
+        filters: dict[str, str | None],
+    ) -> list[dict[str, Any]]:
+        """One keyset page: a range on ``key`` (always scanned ascending), equality filters on the rest."""
+        lower, upper, past = _key_range(query.order == "asc", query.start, query.end, query.after, prefix)
+        where = [f"{key} >= $lower", f"{key} < $upper"]
+        params: dict[str, Any] = {"limit": query.limit, "lower": lower, "upper": upper}
+        if past is not None:
+            where.append(f"{key} > $past")
+            params["past"] = past
+        for field, value in filters.items():
+            if value is not None:
+                where.append(f"{field} = ${field}")
+                params[field] = value
+        # Identifiers come from closed sets in this module; every value is a $parameter.
+        sql = (
+            f"SELECT {fields}, {key} FROM {table} WITH INDEX {index} "  # noqa: S608
+            f"WHERE {' AND '.join(where)} ORDER BY {key} ASC LIMIT $limit"
+        )
+        return self._select(sql, params)
+
+    def stats(self, group_by: str, start: datetime, end: datetime) -> list[StatsRow]:
+        key_expr = {
+            "event_type": "event_type",
+            "agent_id": "agent_id",
+            "day": "time::floor(timestamp, 1d)",
+            "hour": "time::floor(timestamp, 1h)",
+        }[group_by]
+        rows = self._select(
+            f"SELECT {key_expr} AS key, count() AS total, count(is_error) AS errors FROM agent_event "  # noqa: S608
+            "WHERE timestamp >= $start AND timestamp < $end GROUP BY key",
+            {"start": start, "end": end},
+        )
+        out = []
+        for row in rows:
+            key = row.get("key")
+            if isinstance(key, datetime):
+                key = format_timestamp(key)
+            out.append(StatsRow(key=key, total=row["total"], errors=row["errors"]))
+        return out
+
+
+class _RetryableWrite(Exception):
+    pass
