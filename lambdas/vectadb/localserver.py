@@ -164,7 +164,7 @@ class LocalGateway:
                 source_ip=source_ip,
             )
             response = self._api(event, LocalContext(function_name="vectadb-ingest"))
-        return self._unwrap(response)
+        return self.unwrap(response)
 
     def _authorize(self, method: str, path: str, authorization: str | None) -> dict[str, Any] | GatewayResult:
         if not authorization:
@@ -188,7 +188,8 @@ class LocalGateway:
         return context
 
     @staticmethod
-    def _unwrap(response: Mapping[str, Any]) -> GatewayResult:
+    def unwrap(response: Mapping[str, Any]) -> GatewayResult:
+        """An HTTP response from a Lambda proxy response, merging multi-value headers."""
         headers = {k: str(v) for k, v in (response.get("headers") or {}).items()}
         for name, values in (response.get("multiValueHeaders") or {}).items():
             headers[name] = ", ".join(str(v) for v in values)

@@ -50,6 +50,8 @@ def _timestamp_error(message: str) -> PydanticCustomError:
 
 def parse_timestamp(value: Any) -> datetime:
     """RFC 3339 text or epoch milliseconds; naive means UTC; truncated to milliseconds."""
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value)  # epoch milliseconds in a query string
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, bool):

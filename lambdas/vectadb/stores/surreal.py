@@ -14,13 +14,15 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from surrealdb import Surreal
+from surrealdb.cbor import CBORSimpleValue
 from surrealdb.errors import SurrealError
+from websockets.exceptions import WebSocketException
 
 from vectadb.errors import StoreUnavailable, VectaError
 from vectadb.models import format_timestamp, to_millis
@@ -44,6 +46,11 @@ _STATUSES = ("running", "completed", "failed")
 _EMBEDDED_PERSISTENT = ("surrealkv://", "surrealkv+versioned://", "file://")
 _RETRYABLE = ("conflict", "can be retried", "resource busy")
 _WRITE_ATTEMPTS = 5
+# OSError covers refused and reset sockets and every requests exception (HTTP engine).
+_CONNECTION_ERRORS = (OSError, WebSocketException)
+# CBOR null, which SurrealDB stores as NULL. The SDK sends Python None as NONE, and a NONE value
+# deletes its key: a JSON null inside properties would silently vanish.
+_NULL = CBORSimpleValue(22)
 
 EVENT_FIELDS = (
     "record::id(id) AS event_id, timestamp, event_type, session_id, agent_id, trace_id, "
@@ -137,6 +144,24 @@ def _key_range(
     )
 
 
+def _with_nulls(value: Any) -> Any:
+    """``value`` with every None inside it sent as NULL; shares what needs no change."""
+    if value is None:
+        return _NULL
+    if isinstance(value, dict):
+        changed: dict[str, Any] | None = None
+        for key, item in value.items():
+            new = _with_nulls(item)
+            if new is not item:
+                changed = changed if changed is not None else dict(value)
+                changed[key] = new
+        return value if changed is None else changed
+    if isinstance(value, list):
+        items = [_with_nulls(item) for item in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    return value
+
+
 def _is_retryable(message: str) -> bool:
     lowered = message.lower()
     return any(marker in lowered for marker in _RETRYABLE)
@@ -165,6 +190,7 @@ class SurrealStore:
         self._database = database
         self._credentials = (username, password) if username and password else None
         self._db: Any = None
+        self._exit_stack: ExitStack | None = None
         self._connect_lock = threading.Lock()
         path = _embedded_path(url)
         self._dir_lock = DirectoryLock(path) if path is not None else None
@@ -181,24 +207,26 @@ class SurrealStore:
     def _connect(self) -> Any:
         with self._connect_lock:
             if self._db is None:
-                db = Surreal(self.url)
+                # Every connection class (embedded, WebSocket, HTTP) opens as a context manager.
+                stack = ExitStack()
                 try:
-                    db.connect()
+                    db = stack.enter_context(Surreal(self.url))
                     if self._credentials:
                         db.signin({"username": self._credentials[0], "password": self._credentials[1]})
                     db.use(self._namespace, self._database)
-                except (OSError, SurrealError) as exc:
-                    raise StoreUnavailable("SurrealDB is unreachable") from exc
-                self._db = db
+                except (*_CONNECTION_ERRORS, SurrealError) as exc:
+                    stack.close()
+                    raise StoreUnavailable("SurrealDB is unreachable or refused the connection") from exc
+                self._db, self._exit_stack = db, stack
             return self._db
 
     def _drop_connection(self) -> None:
         with self._connect_lock:
-            db, self._db = self._db, None
-        if db is not None:
+            stack, self._db, self._exit_stack = self._exit_stack, None, None
+        if stack is not None:
             try:
-                db.close()
-            except Exception:
+                stack.close()
+            except Exception:  # noqa: BLE001 - the connection is already broken
                 logger.debug("closing a broken SurrealDB connection failed", exc_info=True)
 
     def close(self) -> None:
@@ -212,7 +240,7 @@ class SurrealStore:
         db = self._db or self._connect()
         try:
             yield db
-        except (OSError, ConnectionError) as exc:
+        except _CONNECTION_ERRORS as exc:
             # Remote connections break; embedded ones do not. Reconnect on the next call.
             self._drop_connection()
             raise StoreUnavailable("SurrealDB is unreachable") from exc
@@ -294,7 +322,7 @@ class SurrealStore:
                     "agent_id": ev.agent_id,
                     "parent_event_id": ev.parent_event_id,
                     "event_type": ev.event_type,
-                    "properties": ev.properties,
+                    "properties": _with_nulls(ev.properties),
                     "source": ev.source,
                     "is_error": ev.is_error,
                 }

@@ -1,0 +1,128 @@
+"""Shared fixtures: the real embedded SurrealDB engine (mem://) behind the real handlers."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+# Never let a test fall back to the local default store under ./.vectadb/.
+os.environ["VECTADB_SURREAL_URL"] = "mem://"
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "VectaDBTest")
+
+from vectadb.config import Settings, get_settings  # noqa: E402
+from vectadb.ingestion import IngestPolicy  # noqa: E402
+from vectadb.localserver import LocalContext, LocalGateway, rest_proxy_event  # noqa: E402
+from vectadb.runtime import Runtime, set_runtime  # noqa: E402
+from vectadb.stores.surreal import SurrealStore  # noqa: E402
+
+TEST_KEY = "vdb_test-key-0123456789abcdefghijklmnopqrstuvw"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(surreal_url="mem://", api_keys=TEST_KEY)
+
+
+@pytest.fixture
+def store() -> Iterator[SurrealStore]:
+    db = SurrealStore("mem://")
+    db.ensure_schema()
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def policy(settings: Settings) -> IngestPolicy:
+    return IngestPolicy.from_settings(settings)
+
+
+@pytest.fixture
+def runtime(settings: Settings, store: SurrealStore, policy: IngestPolicy) -> Iterator[Runtime]:
+    rt = Runtime(settings=settings, store=store, policy=policy)
+    previous = set_runtime(rt)
+    yield rt
+    set_runtime(previous)
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    headers: dict[str, str]
+    raw: str
+
+    @property
+    def body(self) -> Any:
+        return json.loads(self.raw)
+
+    @property
+    def error_code(self) -> str:
+        return self.body["error"]["code"]
+
+
+class Api:
+    """Calls the ingestion Lambda handler with API Gateway REST proxy events, as API Gateway would."""
+
+    def __init__(self, principal: str | None = "key_test") -> None:
+        self.principal = principal
+
+    def __call__(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        body: str | None = None,
+        query: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        principal: str | None = "default",
+    ) -> ApiResponse:
+        from ingest.handler import handler
+
+        if json_body is not None:
+            body = json.dumps(json_body)
+        hdrs = {"Content-Type": "application/json"} if body is not None else {}
+        hdrs.update(headers or {})
+        principal = self.principal if principal == "default" else principal
+        authorizer = {"principalId": principal, "key_id": principal} if principal else None
+        qs = {k: [str(v)] for k, v in (query or {}).items() if v is not None}
+        event = rest_proxy_event(method, path, query=qs, headers=hdrs, body=body, authorizer=authorizer)
+        result = LocalGateway.unwrap(handler(event, LocalContext(function_name="vectadb-ingest")))
+        return ApiResponse(result.status, result.headers, result.body.decode())
+
+    def get(self, path: str, **query: Any) -> ApiResponse:
+        return self("GET", path, query=query)
+
+    def post(self, path: str, payload: Any) -> ApiResponse:
+        return self("POST", path, json_body=payload)
+
+    def all_pages(self, path: str, key: str, **query: Any) -> list[dict[str, Any]]:
+        """Follow next_cursor to the end; fail on a loop."""
+        items: list[dict[str, Any]] = []
+        cursor = None
+        for _ in range(10_000):
+            response = self.get(path, **query, cursor=cursor)
+            assert response.status == 200, response.raw
+            items.extend(response.body[key])
+            cursor = response.body["next_cursor"]
+            if cursor is None:
+                return items
+        raise AssertionError(f"pagination of {path}?{urlencode(query)} did not end")
+
+
+@pytest.fixture
+def api(runtime: Runtime) -> Api:
+    return Api()
