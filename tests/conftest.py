@@ -16,11 +16,11 @@ os.environ["VECTADB_SURREAL_URL"] = "mem://"
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "VectaDBTest")
 
-from vectadb.config import Settings, get_settings  # noqa: E402
-from vectadb.ingestion import IngestPolicy  # noqa: E402
-from vectadb.localserver import LocalContext, LocalGateway, rest_proxy_event  # noqa: E402
-from vectadb.runtime import Runtime, set_runtime  # noqa: E402
-from vectadb.stores.surreal import SurrealStore  # noqa: E402
+from vectadb.config import Settings, get_settings
+from vectadb.ingestion import IngestPolicy
+from vectadb.localserver import LocalContext, LocalGateway, rest_proxy_event
+from vectadb.runtime import Runtime, set_runtime
+from vectadb.stores.surreal import SurrealStore
 
 TEST_KEY = "vdb_test-key-0123456789abcdefghijklmnopqrstuvw"
 

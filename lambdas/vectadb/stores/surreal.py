@@ -226,7 +226,7 @@ class SurrealStore:
         if stack is not None:
             try:
                 stack.close()
-            except Exception:  # noqa: BLE001 - the connection is already broken
+            except Exception:
                 logger.debug("closing a broken SurrealDB connection failed", exc_info=True)
 
     def close(self) -> None:
