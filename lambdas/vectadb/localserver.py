@@ -177,7 +177,7 @@ class LocalGateway:
                 token_authorizer_event(method, path, authorization),
                 LocalContext(function_name="vectadb-authorizer"),
             )
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - mirrors API Gateway: any authorizer failure is a 500
             if str(exc) == "Unauthorized":
                 return _gateway_error(401, "unauthorized", "malformed Authorization header; use Bearer <key>")
             return _gateway_error(500, "authorizer_error", "the authorizer failed")
