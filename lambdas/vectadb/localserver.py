@@ -279,8 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     if not os.environ.get("VECTADB_API_KEYS") and not os.environ.get("VECTADB_API_KEY_HASHES"):
         shown_key = _dev_api_key()
         os.environ["VECTADB_API_KEYS"] = shown_key
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+        os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
     from authorizer.handler import handler as authorizer_handler
     from ingest.handler import handler as api_handler

@@ -61,6 +61,9 @@ TRACE_FIELDS = (
     "last_event_at, total_events, created_at"
 )
 
+# One transaction per batch. Trace bookkeeping counts only the events that were new, so a
+# redelivery changes nothing. In the usual case every event is new and the per-trace
+# aggregates need no filtering; per-element WHERE filters are slow in SurrealQL.
 WRITE_EVENTS = """
 BEGIN TRANSACTION;
 LET $new = (INSERT IGNORE INTO agent_event (
@@ -68,36 +71,39 @@ LET $new = (INSERT IGNORE INTO agent_event (
         event_type, time::from::millis(ms) AS timestamp, properties, source, is_error, sk, rsk, tkey
     FROM $rows
 ) RETURN VALUE record::id(id));
+LET $all_new = array::len($new) = array::len($rows);
 FOR $t IN $traces {
-    LET $mine = $t.events[WHERE id INSIDE $new];
-    IF array::len($mine) > 0 {
+    LET $mine = IF $all_new THEN $t.events ELSE $t.events[WHERE id INSIDE $new] END;
+    IF $mine {
         LET $first = time::from::millis(math::min($mine.ms));
         LET $last = time::from::millis(math::max($mine.ms));
-        LET $ends = $mine[WHERE rank > 0];
-        LET $end = IF array::len($ends) > 0 THEN time::from::millis(math::max($ends.ms)) ELSE NONE END;
+        LET $end_ms = math::max($mine.end_ms);
+        LET $end = IF $end_ms > 0 THEN time::from::millis($end_ms) ELSE NONE END;
+        LET $sk = array::min($mine.sk);
+        LET $rsk = array::max($mine.rsk);
         UPSERT type::thing('agent_trace', $t.key) SET
             session_id = session_id ?? $t.session_id,
             agent_id = agent_id ?? $t.agent_id,
             total_events += array::len($mine),
-            start_time = time::min([start_time, $first][WHERE $this != NONE]),
-            last_event_at = time::max([last_event_at, $last][WHERE $this != NONE]),
-            end_time = time::max([end_time, $end][WHERE $this != NONE]),
-            status_rank = math::max(array::concat([status_rank ?? 0], $mine.rank)),
+            start_time = time::min([start_time ?? $first, $first]),
+            last_event_at = time::max([last_event_at ?? $last, $last]),
+            end_time = IF $end = NONE THEN end_time ELSE time::max([end_time ?? $end, $end]) END,
+            status_rank = math::max([status_rank ?? 0, math::max($mine.rank)]),
             status = $statuses[status_rank],
-            sk = array::min(array::concat([sk], $mine.sk)[WHERE $this != NONE]),
-            rsk = array::max(array::concat([rsk], $mine.rsk)[WHERE $this != NONE])
+            sk = array::min([sk ?? $sk, $sk]),
+            rsk = array::max([rsk ?? $rsk, $rsk])
         RETURN NONE;
     };
 };
 INSERT RELATION IGNORE INTO hasEvent (
-    SELECT type::thing('hasEvent', k) AS id, type::thing('agent_trace', trace_id) AS in,
-        type::thing('agent_event', k) AS out
-    FROM $rows WHERE trace_id != NONE AND k INSIDE $new
+    SELECT type::thing('hasEvent', id) AS id, type::thing('agent_trace', trace) AS in,
+        type::thing('agent_event', id) AS out
+    FROM $trace_edges
 ) RETURN NONE;
 INSERT RELATION IGNORE INTO causedBy (
-    SELECT type::thing('causedBy', k) AS id, type::thing('agent_event', k) AS in,
-        type::thing('agent_event', parent_event_id) AS out
-    FROM $rows WHERE parent_event_id != NONE AND k INSIDE $new
+    SELECT type::thing('causedBy', id) AS id, type::thing('agent_event', id) AS in,
+        type::thing('agent_event', parent) AS out
+    FROM $parent_edges
 ) RETURN NONE;
 RETURN $new;
 COMMIT TRANSACTION;
@@ -307,16 +313,17 @@ class SurrealStore:
             return set()
         rows = []
         traces: dict[str, dict[str, Any]] = {}
+        trace_edges = []
+        parent_edges = []
         for ev in events:
+            asc = _asc_key(ev.timestamp_ms, ev.event_id)
             rows.append(
                 {
                     "k": ev.event_id,
                     "ms": ev.timestamp_ms,
-                    "sk": _asc_key(ev.timestamp_ms, ev.event_id),
+                    "sk": asc,
                     "rsk": _desc_key(ev.timestamp_ms, ev.event_id),
-                    "tkey": f"{ev.trace_id}{_TRACE_SEP}{_asc_key(ev.timestamp_ms, ev.event_id)}"
-                    if ev.trace_id
-                    else None,
+                    "tkey": f"{ev.trace_id}{_TRACE_SEP}{asc}" if ev.trace_id else None,
                     "trace_id": ev.trace_id,
                     "session_id": ev.session_id,
                     "agent_id": ev.agent_id,
@@ -327,8 +334,11 @@ class SurrealStore:
                     "is_error": ev.is_error,
                 }
             )
+            if ev.parent_event_id:
+                parent_edges.append({"id": ev.event_id, "parent": ev.parent_event_id})
             if ev.trace_id is None:
                 continue
+            trace_edges.append({"id": ev.event_id, "trace": ev.trace_id})
             trace = traces.get(ev.trace_id)
             if trace is None:
                 trace = traces[ev.trace_id] = {
@@ -344,11 +354,19 @@ class SurrealStore:
                     "id": ev.event_id,
                     "ms": ev.timestamp_ms,
                     "rank": ev.status_rank,
+                    "end_ms": ev.timestamp_ms if ev.status_rank else 0,
+                    # The trace's own sort keys: its earliest event decides them.
                     "sk": _asc_key(ev.timestamp_ms, ev.trace_id),
                     "rsk": _desc_key(ev.timestamp_ms, ev.trace_id),
                 }
             )
-        params = {"rows": rows, "traces": list(traces.values()), "statuses": list(_STATUSES)}
+        params = {
+            "rows": rows,
+            "traces": list(traces.values()),
+            "trace_edges": trace_edges,
+            "parent_edges": parent_edges,
+            "statuses": list(_STATUSES),
+        }
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             try:
                 return set(self._run(WRITE_EVENTS, params)[-1] or ())

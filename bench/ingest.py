@@ -1,0 +1,172 @@
+"""Ingest throughput through the Lambda handler into surrealkv, against a bare SurrealDB INSERT.
+
+Both sides write the same rows into the same schema (all indexes), each into a fresh surrealkv
+store, alternating batch by batch so that machine noise hits both alike:
+
+- handler: an API Gateway proxy event with a JSON body of 100 events -> validation, ids, trace
+  detection, one transaction with events, traces and edges -> the JSON response;
+- bare: ``INSERT INTO agent_event $rows`` of the same stored rows, with the SDK's own types.
+
+    python bench/ingest.py [--events 10000] [--batch 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+# Replace this script's own folder on the path: this file is named like the `ingest` function package.
+sys.path[0] = str(Path(__file__).resolve().parents[1] / "lambdas")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+
+from surrealdb import RecordID  # noqa: E402
+
+from ingest.handler import handler  # noqa: E402
+from vectadb.config import Settings  # noqa: E402
+from vectadb.ids import event_id_for, trace_id_for  # noqa: E402
+from vectadb.ingestion import IngestPolicy  # noqa: E402
+from vectadb.localserver import LocalContext, rest_proxy_event  # noqa: E402
+from vectadb.models import EventIn  # noqa: E402
+from vectadb.runtime import Runtime, set_runtime  # noqa: E402
+from vectadb.stores.surreal import SurrealStore  # noqa: E402
+
+TOOLS = ["web_search", "sql_query", "http_get", "python_repl", "vector_lookup"]
+TYPES = ["tool_call", "tool_result", "llm_call", "log", "agent_start", "agent_end"]
+
+
+def make_events(count: int, seed: int = 7) -> list[dict]:
+    """CloudWatch-shaped agent events of ~600 bytes, 50 per session."""
+    rng = random.Random(seed)
+    start = datetime.now(UTC) - timedelta(hours=6)
+    events = []
+    for i in range(count):
+        tool = rng.choice(TOOLS)
+        events.append(
+            {
+                "timestamp": (start + timedelta(milliseconds=i * 137)).isoformat(),
+                "event_type": rng.choice(TYPES),
+                "session_id": f"req-{i // 50:06d}",
+                "agent_id": f"agent-{i % 7}",
+                "properties": {
+                    "tool_name": tool,
+                    "tool_input": {"query": f"{tool} request {i} " + "lorem ipsum " * rng.randint(5, 25)},
+                    "level": "INFO",
+                    "model": "gpt-4o-mini",
+                    "tokens": {"input": rng.randint(10, 900), "output": rng.randint(5, 300)},
+                },
+                "source": {
+                    "system": "cloudwatch",
+                    "log_group": "/aws/lambda/langchain-agent",
+                    "log_stream": "2026/01/07/[$LATEST]8f3c1a",
+                    "log_id": f"3791{i:012d}",
+                },
+            }
+        )
+    return events
+
+
+def bare_rows(events: list[dict]) -> list[dict]:
+    """The rows the handler stores, as a plain SDK user would insert them."""
+    rows = []
+    for raw in events:
+        event = EventIn.model_validate(raw)
+        event_id = event_id_for(event)
+        trace_id = trace_id_for(event)
+        ms = int(event.timestamp.timestamp() * 1000)
+        rows.append(
+            {
+                "id": RecordID("agent_event", event_id),
+                "timestamp": event.timestamp,
+                "event_type": event.event_type,
+                "session_id": event.session_id,
+                "agent_id": event.agent_id,
+                "trace_id": trace_id,
+                "properties": event.properties,
+                "source": event.source.model_dump(exclude_none=True) if event.source else None,
+                "is_error": False,
+                "sk": f"{ms:013d}:{event_id}",
+                "rsk": f"{9999999999999 - ms:013d}:{event_id}",
+                "tkey": f"{trace_id}|{ms:013d}:{event_id}",
+            }
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--warmup", type=int, default=5, help="batches per side before timing")
+    args = parser.parse_args()
+
+    events = make_events(args.events + args.warmup * args.batch)
+    batches = [events[i : i + args.batch] for i in range(0, len(events), args.batch)]
+    proxy_events = [
+        rest_proxy_event(
+            "POST",
+            "/api/v1/events/batch",
+            headers={"Content-Type": "application/json"},
+            body=json.dumps({"events": batch}),
+            authorizer={"principalId": "key_bench"},
+        )
+        for batch in batches
+    ]
+    rows = [bare_rows(batch) for batch in batches]
+
+    with tempfile.TemporaryDirectory(prefix="vectadb-bench-") as tmp:
+        api_store = SurrealStore(f"surrealkv://{tmp}/api")
+        bare_store = SurrealStore(f"surrealkv://{tmp}/bare")
+        for store in (api_store, bare_store):
+            store.ensure_schema()
+        settings = Settings(surreal_url=f"surrealkv://{tmp}/api")
+        set_runtime(Runtime(settings=settings, store=api_store, policy=IngestPolicy.from_settings(settings)))
+
+        api_times: list[float] = []
+        bare_times: list[float] = []
+        for i, (proxy_event, batch_rows) in enumerate(zip(proxy_events, rows, strict=True)):
+            t0 = time.perf_counter()
+            with contextlib.redirect_stdout(io.StringIO()):  # the EMF metric lines Lambda would log
+                response = handler(proxy_event, LocalContext(function_name="bench"))
+            t1 = time.perf_counter()
+            bare_store._run("INSERT INTO agent_event $rows RETURN NONE", {"rows": batch_rows})
+            t2 = time.perf_counter()
+            if response["statusCode"] != 200:
+                raise SystemExit(f"handler answered {response['statusCode']}: {response['body'][:300]}")
+            if i >= args.warmup:
+                api_times.append(t1 - t0)
+                bare_times.append(t2 - t1)
+
+        stored = api_store._select("SELECT count() AS n FROM agent_event GROUP ALL", {})[0]["n"]
+        bare_stored = bare_store._select("SELECT count() AS n FROM agent_event GROUP ALL", {})[0]["n"]
+        set_runtime(None)
+        api_store.close()
+        bare_store.close()
+
+    timed_events = len(api_times) * args.batch
+    api_rate = timed_events / sum(api_times)
+    bare_rate = timed_events / sum(bare_times)
+    ms = sorted(t * 1000 for t in api_times)
+    p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
+    print(
+        f"events: {timed_events} timed in batches of {args.batch} (+{args.warmup} warm-up batches per side)"
+    )
+    print(f"stored: handler store {stored}, bare store {bare_stored}")
+    p50 = statistics.median(ms)
+    print(f"handler -> surrealkv : {api_rate:8.0f} events/s   batch p50 {p50:.1f} ms  p95 {p95:.1f} ms")
+    print(f"bare INSERT          : {bare_rate:8.0f} events/s")
+    print(f"ratio handler/bare   : {api_rate / bare_rate:8.2f}   (target >= 0.5)")
+
+
+if __name__ == "__main__":
+    main()

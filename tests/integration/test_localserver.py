@@ -1,0 +1,203 @@
+"""The local server over real HTTP: the authorizer runs first, then the same Lambda handler."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import TEST_KEY
+from vectadb.localserver import LocalGateway, LocalServer
+from vectadb.runtime import Runtime
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def server(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalServer]:
+    monkeypatch.setenv("VECTADB_API_KEYS", TEST_KEY)
+    from authorizer import handler as authorizer_module
+    from ingest.handler import handler as api_handler
+
+    authorizer_module.verifier.cache_clear()
+    gateway = LocalGateway(api_handler, authorizer_module.handler, runtime.settings.max_body_bytes)
+    srv = LocalServer(("127.0.0.1", 0), gateway, quiet=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+    authorizer_module.verifier.cache_clear()
+
+
+AUTH = {"Authorization": f"Bearer {TEST_KEY}"}
+
+
+def _event(**extra: object) -> dict:
+    return {"timestamp": datetime.now(UTC).isoformat(), "event_type": "tool_call", "session_id": "s", **extra}
+
+
+def test_authorizer_runs_before_the_api(server: LocalServer) -> None:
+    url = server.url + "/api/v1/events"
+    missing = requests.get(url, timeout=5)
+    assert missing.status_code == 401
+    assert missing.json()["error"]["code"] == "unauthorized"
+    malformed = requests.get(url, headers={"Authorization": TEST_KEY}, timeout=5)
+    assert malformed.status_code == 401
+    wrong = requests.get(url, headers={"Authorization": "Bearer vdb_not-a-key"}, timeout=5)
+    assert wrong.status_code == 403
+    assert wrong.json()["error"]["code"] == "forbidden"
+    # Even a route that does not exist is behind the key.
+    assert requests.get(server.url + "/nope", timeout=5).status_code == 401
+    assert requests.get(url, headers=AUTH, timeout=5).status_code == 200
+
+
+def test_health_is_public(server: LocalServer) -> None:
+    response = requests.get(server.url + "/health", timeout=5)
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_ingest_and_query_over_http(server: LocalServer) -> None:
+    created = requests.post(server.url + "/api/v1/events", json=_event(), headers=AUTH, timeout=5)
+    assert created.status_code == 201
+    batch = requests.post(
+        server.url + "/api/v1/events/batch",
+        json={"events": [_event(event_type="llm_call"), {"timestamp": "soon"}]},
+        headers=AUTH,
+        timeout=5,
+    )
+    assert batch.status_code == 207
+    assert [r.get("status") for r in batch.json()["results"]] == [None, 422]
+    listed = requests.get(
+        server.url + "/api/v1/events", params={"session_id": "s", "order": "asc"}, headers=AUTH, timeout=5
+    )
+    assert [e["event_type"] for e in listed.json()["events"]] == ["tool_call", "llm_call"]
+    trace = requests.get(server.url + f"/api/v1/traces/{created.json()['trace_id']}", headers=AUTH, timeout=5)
+    assert trace.json()["trace"]["total_events"] == 2
+
+
+def test_oversized_body_is_refused_before_it_is_read(server: LocalServer) -> None:
+    size = server.gateway.max_body_bytes + 1
+    response = requests.post(
+        server.url + "/api/v1/events/batch",
+        data=b"x" * size,
+        headers={**AUTH, "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "body_too_large"
+
+
+def test_method_not_allowed_over_http(server: LocalServer) -> None:
+    response = requests.delete(server.url + "/api/v1/events", headers=AUTH, timeout=5)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, POST"
+
+
+def test_concurrent_clients(server: LocalServer) -> None:
+    errors: list[str] = []
+
+    def client(n: int) -> None:
+        with requests.Session() as session:
+            for i in range(10):
+                r = session.post(
+                    server.url + "/api/v1/events",
+                    json=_event(session_id="shared", event_id=f"c{n}-{i}"),
+                    headers=AUTH,
+                    timeout=10,
+                )
+                if r.status_code != 201:
+                    errors.append(r.text)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    traces = requests.get(
+        server.url + "/api/v1/traces", params={"session_id": "shared"}, headers=AUTH, timeout=5
+    )
+    assert [t["total_events"] for t in traces.json()["traces"]] == [40]
+
+
+# -- the `make dev` process --------------------------------------------------------------------
+
+
+def _start(cwd: Path) -> tuple[subprocess.Popen[str], str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VECTADB_")}
+    env["PYTHONPATH"] = str(ROOT / "lambdas")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vectadb.localserver", "--port", "0"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    match = re.search(r"listening on (http://\S+)", first)
+    assert match, first + (proc.stderr.read() if proc.poll() is not None else "")  # type: ignore[union-attr]
+    key_line = proc.stdout.readline()
+    key = key_line.split("API key:")[1].strip()
+    return proc, match.group(1), key
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    return out
+
+
+def test_dev_server_persists_locks_and_stops_cleanly(tmp_path: Path) -> None:
+    proc, url, key = _start(tmp_path)
+    try:
+        assert key.startswith("vdb_")
+        assert (tmp_path / ".vectadb" / "dev-api-key").stat().st_mode & 0o777 == 0o600
+        headers = {"Authorization": f"Bearer {key}"}
+        created = requests.post(
+            url + "/api/v1/events", json=_event(session_id="kept"), headers=headers, timeout=10
+        )
+        assert created.status_code == 201
+
+        # A second process on the same store is refused with a clear message.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VECTADB_")}
+        env["PYTHONPATH"] = str(ROOT / "lambdas")
+        second = subprocess.run(
+            [sys.executable, "-m", "vectadb.localserver", "--port", "0"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert second.returncode == 1
+        assert "already open in another process" in second.stderr
+    finally:
+        assert "stopped" in _stop(proc)
+
+    # The data survived the restart, and the same key still works.
+    proc, url, key_again = _start(tmp_path)
+    try:
+        assert key_again == key
+        listed = requests.get(
+            url + "/api/v1/events",
+            params={"session_id": "kept"},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=10,
+        )
+        assert [e["event_id"] for e in listed.json()["events"]] == [created.json()["event_id"]]
+    finally:
+        _stop(proc)
