@@ -203,3 +203,38 @@ def test_store_failure_fails_the_whole_batch(store: SurrealStore, policy: Ingest
         ingest_batch([_event(0), _event(1)], store, policy, now=NOW)
     assert _count(store, "SELECT count() AS n FROM agent_event GROUP ALL") == 0
     assert store._select("SELECT * FROM agent_trace", {}) == []
+
+
+def test_partial_redelivery_recomputes_trace_from_new_events_only(
+    store: SurrealStore, policy: IngestPolicy
+) -> None:
+    ingest_batch([_event(i) for i in range(5, 10)], store, policy, now=NOW)
+    # Same ids as before for 5..9 but claiming another content; only -3 and 12 are new.
+    mixed = [_event(i, event_type="agent_error") for i in range(5, 10)]
+    mixed += [_event(-3, event_type="agent_start"), _event(12, event_type="agent_end")]
+    results = ingest_batch(mixed, store, policy, now=NOW)
+    assert [r.duplicate for r in results] == [True] * 5 + [False, False]  # type: ignore[union-attr]
+    trace = store._select("SELECT * FROM agent_trace", {})[0]
+    assert trace["total_events"] == 7
+    assert trace["start_time"] == T0 - timedelta(seconds=3)
+    assert trace["last_event_at"] == T0 + timedelta(seconds=12)
+    # The duplicates' claimed agent_error was not stored, so it must not fail the trace.
+    assert (trace["status"], trace["end_time"]) == ("completed", T0 + timedelta(seconds=12))
+
+
+def test_trace_order_holds_across_timestamp_widths(store: SurrealStore, policy: IngestPolicy) -> None:
+    """Epoch milliseconds have 12 digits before 2001-09-09: the sort keys must still order."""
+    from vectadb.stores.base import TraceQuery
+
+    old = datetime(2000, 6, 1, tzinfo=UTC)
+    batch = [
+        _event(0, session="y2k", timestamp=old.isoformat()),
+        _event(1, session="now"),
+        _event(2, session="sept2001", timestamp=datetime(2001, 9, 9, 2, tzinfo=UTC).isoformat()),
+    ]
+    ingest_batch(batch[:1], store, policy, now=NOW)
+    ingest_batch([batch[0], *batch[1:]], store, policy, now=NOW)  # y2k again: the recount path
+    asc = [t["session_id"] for t in store.list_traces(TraceQuery(order="asc"))]
+    desc = [t["session_id"] for t in store.list_traces(TraceQuery(order="desc"))]
+    assert asc == ["y2k", "sept2001", "now"]
+    assert desc == ["now", "sept2001", "y2k"]

@@ -62,8 +62,9 @@ TRACE_FIELDS = (
 )
 
 # One transaction per batch. Trace bookkeeping counts only the events that were new, so a
-# redelivery changes nothing. In the usual case every event is new and the per-trace
-# aggregates need no filtering; per-element WHERE filters are slow in SurrealQL.
+# redelivery changes nothing. Usually every event is new and the per-trace aggregates computed
+# in Python hold; after a partial redelivery they are recomputed from the new rows only.
+# A trace's sort keys come from its earliest event, as the events' own keys do (see _asc_key).
 WRITE_EVENTS = """
 BEGIN TRANSACTION;
 LET $new = (INSERT IGNORE INTO agent_event (
@@ -71,29 +72,31 @@ LET $new = (INSERT IGNORE INTO agent_event (
         event_type, time::from::millis(ms) AS timestamp, properties, source, is_error, sk, rsk, tkey
     FROM $rows
 ) RETURN VALUE record::id(id));
-LET $all_new = array::len($new) = array::len($rows);
+LET $traces = IF array::len($new) = array::len($rows) THEN $traces ELSE (
+    SELECT trace_id AS key, session_id, agent_id, count() AS n, math::min(ms) AS first_ms,
+        math::max(ms) AS last_ms, math::max(end_ms) AS end_ms, math::max(rank) AS rank
+    FROM $rows WHERE trace_id != NONE AND k INSIDE $new GROUP BY key
+) END;
 FOR $t IN $traces {
-    LET $mine = IF $all_new THEN $t.events ELSE $t.events[WHERE id INSIDE $new] END;
-    IF $mine {
-        LET $first = time::from::millis(math::min($mine.ms));
-        LET $last = time::from::millis(math::max($mine.ms));
-        LET $end_ms = math::max($mine.end_ms);
-        LET $end = IF $end_ms > 0 THEN time::from::millis($end_ms) ELSE NONE END;
-        LET $sk = array::min($mine.sk);
-        LET $rsk = array::max($mine.rsk);
-        UPSERT type::thing('agent_trace', $t.key) SET
-            session_id = session_id ?? $t.session_id,
-            agent_id = agent_id ?? $t.agent_id,
-            total_events += array::len($mine),
-            start_time = time::min([start_time ?? $first, $first]),
-            last_event_at = time::max([last_event_at ?? $last, $last]),
-            end_time = IF $end = NONE THEN end_time ELSE time::max([end_time ?? $end, $end]) END,
-            status_rank = math::max([status_rank ?? 0, math::max($mine.rank)]),
-            status = $statuses[status_rank],
-            sk = array::min([sk ?? $sk, $sk]),
-            rsk = array::max([rsk ?? $rsk, $rsk])
-        RETURN NONE;
-    };
+    LET $first = time::from::millis($t.first_ms);
+    LET $last = time::from::millis($t.last_ms);
+    LET $end = IF $t.end_ms > 0 THEN time::from::millis($t.end_ms) ELSE NONE END;
+    -- Pad to 13 digits (12 before 2001-09-09); the inverted time always has 13 in the accepted range.
+    LET $pad = IF $t.first_ms < 1000000000000 THEN '0' ELSE '' END;
+    LET $sk = string::concat($pad, <string>$t.first_ms, ':', $t.key);
+    LET $rsk = string::concat(<string>($ms_max - $t.first_ms), ':', $t.key);
+    UPSERT type::thing('agent_trace', $t.key) SET
+        session_id = session_id ?? $t.session_id,
+        agent_id = agent_id ?? $t.agent_id,
+        total_events += $t.n,
+        start_time = time::min([start_time ?? $first, $first]),
+        last_event_at = time::max([last_event_at ?? $last, $last]),
+        end_time = IF $end = NONE THEN end_time ELSE time::max([end_time ?? $end, $end]) END,
+        status_rank = math::max([status_rank ?? 0, $t.rank]),
+        status = $statuses[status_rank],
+        sk = array::min([sk ?? $sk, $sk]),
+        rsk = array::max([rsk ?? $rsk, $rsk])
+    RETURN NONE;
 };
 INSERT RELATION IGNORE INTO hasEvent (
     SELECT type::thing('hasEvent', id) AS id, type::thing('agent_trace', trace) AS in,
@@ -317,6 +320,7 @@ class SurrealStore:
         parent_edges = []
         for ev in events:
             asc = _asc_key(ev.timestamp_ms, ev.event_id)
+            end_ms = ev.timestamp_ms if ev.status_rank else 0
             rows.append(
                 {
                     "k": ev.event_id,
@@ -332,6 +336,9 @@ class SurrealStore:
                     "properties": _with_nulls(ev.properties),
                     "source": ev.source,
                     "is_error": ev.is_error,
+                    # Only read to recount traces after a partial redelivery.
+                    "rank": ev.status_rank,
+                    "end_ms": end_ms,
                 }
             )
             if ev.parent_event_id:
@@ -341,31 +348,30 @@ class SurrealStore:
             trace_edges.append({"id": ev.event_id, "trace": ev.trace_id})
             trace = traces.get(ev.trace_id)
             if trace is None:
-                trace = traces[ev.trace_id] = {
+                traces[ev.trace_id] = {
                     "key": ev.trace_id,
                     "session_id": ev.session_id,
                     "agent_id": ev.agent_id,
-                    "events": [],
-                }
-            elif trace["agent_id"] is None:
-                trace["agent_id"] = ev.agent_id
-            trace["events"].append(
-                {
-                    "id": ev.event_id,
-                    "ms": ev.timestamp_ms,
+                    "n": 1,
+                    "first_ms": ev.timestamp_ms,
+                    "last_ms": ev.timestamp_ms,
+                    "end_ms": end_ms,
                     "rank": ev.status_rank,
-                    "end_ms": ev.timestamp_ms if ev.status_rank else 0,
-                    # The trace's own sort keys: its earliest event decides them.
-                    "sk": _asc_key(ev.timestamp_ms, ev.trace_id),
-                    "rsk": _desc_key(ev.timestamp_ms, ev.trace_id),
                 }
-            )
+            else:
+                trace["agent_id"] = trace["agent_id"] or ev.agent_id
+                trace["n"] += 1
+                trace["first_ms"] = min(trace["first_ms"], ev.timestamp_ms)
+                trace["last_ms"] = max(trace["last_ms"], ev.timestamp_ms)
+                trace["end_ms"] = max(trace["end_ms"], end_ms)
+                trace["rank"] = max(trace["rank"], ev.status_rank)
         params = {
             "rows": rows,
             "traces": list(traces.values()),
             "trace_edges": trace_edges,
             "parent_edges": parent_edges,
             "statuses": list(_STATUSES),
+            "ms_max": _MS_MAX,
         }
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             try:
