@@ -38,7 +38,9 @@ def test_a_newer_schema_is_left_alone(caplog: pytest.LogCaptureFixture) -> None:
     store = SurrealStore("mem://")
     try:
         store.ensure_schema()
-        store._run("UPSERT schema_meta:vectadb SET version = $v, applied_at = time::now()", {"v": SCHEMA_VERSION + 1})
+        store._run(
+            "UPSERT schema_meta:vectadb SET version = $v, applied_at = time::now()", {"v": SCHEMA_VERSION + 1}
+        )
         store.ensure_schema()
         assert store.schema_version() == SCHEMA_VERSION + 1
         assert "newer than this code" in caplog.text
@@ -70,7 +72,11 @@ def test_user_values_are_only_ever_parameters(api: Api, value: str) -> None:
         listed = api.get("/api/v1/events", **query)
         assert listed.status == 200
         (stored,) = listed.body["events"]
-        assert (stored["session_id"], stored["agent_id"], stored["properties"]) == (value, value, {value: value})
+        assert (stored["session_id"], stored["agent_id"], stored["properties"]) == (
+            value,
+            value,
+            {value: value},
+        )
     assert api.get("/api/v1/traces", session_id=value).body["traces"][0]["session_id"] == value
     assert api.get(f"/api/v1/traces/{value.replace('/', '')}").status == 404
 
