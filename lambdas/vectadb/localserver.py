@@ -25,6 +25,7 @@ from types import FrameType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from vectadb.auth import generate_api_key
 from vectadb.config import LAMBDA_SYNC_PAYLOAD_BYTES
 from vectadb.errors import error_body
 
@@ -245,8 +246,7 @@ class LocalServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], gateway: LocalGateway, quiet: bool = False) -> None:
         super().__init__(address, _RequestHandler)
         self.gateway = gateway
-        if quiet:
-            _RequestHandler.log_message = lambda *args, **kwargs: None  # type: ignore[method-assign]
+        self.quiet = quiet
 
     @property
     def url(self) -> str:
@@ -256,8 +256,6 @@ class LocalServer(ThreadingHTTPServer):
 
 def _dev_api_key() -> str:
     """The key printed by ``make dev``: made once, kept (mode 0600) under ./.vectadb/."""
-    from vectadb.auth import generate_api_key
-
     if DEV_KEY_FILE.exists():
         return DEV_KEY_FILE.read_text().strip()
     DATA_DIR.mkdir(parents=True, exist_ok=True)

@@ -141,6 +141,14 @@ def test_parent_becomes_a_single_caused_by_edge(store: SurrealStore, policy: Ing
     assert len(trace["events"]) == 2
 
 
+def test_a_parent_may_arrive_after_its_child(store: SurrealStore, policy: IngestPolicy) -> None:
+    ingest_batch([_event(1, event_id="late-child", parent_event_id="late-parent")], store, policy, now=NOW)
+    query = "SELECT VALUE ->causedBy->agent_event.event_type FROM ONLY agent_event:`late-child`"
+    assert store._select(query, {}) == []
+    ingest_batch([_event(0, event_id="late-parent", event_type="llm_call")], store, policy, now=NOW)
+    assert store._select(query, {}) == ["llm_call"]
+
+
 def test_events_without_session_make_no_trace(store: SurrealStore, policy: IngestPolicy) -> None:
     (result,) = ingest_batch([_event(0, session_id=None)], store, policy, now=NOW)
     assert isinstance(result, Accepted) and result.trace_id is None
