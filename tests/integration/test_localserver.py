@@ -134,13 +134,21 @@ def test_concurrent_clients(server: LocalServer) -> None:
 # -- the `make dev` process --------------------------------------------------------------------
 
 
-def _start(cwd: Path) -> tuple[subprocess.Popen[str], str, str]:
+DEV_SERVER = [sys.executable, "-m", "vectadb.localserver", "--port", "0"]
+
+
+def _dev_env() -> dict[str, str]:
+    """What `make dev` runs with: no VECTADB_ settings, so every default applies."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VECTADB_")}
     env["PYTHONPATH"] = str(ROOT / "lambdas")
+    return env
+
+
+def _start(cwd: Path) -> tuple[subprocess.Popen[str], str, str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vectadb.localserver", "--port", "0"],
+        DEV_SERVER,
         cwd=cwd,
-        env=env,
+        env=_dev_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -173,12 +181,10 @@ def test_dev_server_persists_locks_and_stops_cleanly(tmp_path: Path) -> None:
         assert created.status_code == 201
 
         # A second process on the same store is refused with a clear message.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VECTADB_")}
-        env["PYTHONPATH"] = str(ROOT / "lambdas")
         second = subprocess.run(
-            [sys.executable, "-m", "vectadb.localserver", "--port", "0"],
+            DEV_SERVER,
             cwd=tmp_path,
-            env=env,
+            env=_dev_env(),
             capture_output=True,
             text=True,
             timeout=30,
