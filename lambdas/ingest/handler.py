@@ -21,6 +21,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -58,6 +59,8 @@ PUBLIC_PATHS = frozenset({"/health"})
 MAX_PAGE = 1000
 
 logger = Logger(service=SERVICE)
+# The domain package logs through the standard library; give it the same JSON format.
+copy_config_to_registered_loggers(source_logger=logger, include={"vectadb"})
 tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace="VectaDB", service=SERVICE)
 app = APIGatewayRestResolver(enable_validation=True)

@@ -293,6 +293,15 @@ def test_500_never_leaks_internals(api: Api, runtime: Runtime, monkeypatch: pyte
     assert response.body["error"]["details"]["request_id"]
 
 
+def test_a_rejected_write_is_500_without_the_database_message(api: Api, runtime: Runtime) -> None:
+    runtime.store._run("DEFINE FIELD OVERWRITE total_events ON agent_trace TYPE int ASSERT $value < 0")
+    response = api.post("/api/v1/events", _event())
+    assert response.status == 500
+    assert response.body["error"]["code"] == "store_error"
+    assert "ASSERT" not in response.raw and "agent_trace" not in response.raw
+    assert api.get("/api/v1/events").body["events"] == []  # nothing half-written
+
+
 def test_store_down_is_503_and_health_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     import socket
 

@@ -154,9 +154,14 @@ def _start(cwd: Path) -> tuple[subprocess.Popen[str], str, str]:
         text=True,
     )
     assert proc.stdout is not None
-    first = proc.stdout.readline()
-    match = re.search(r"listening on (http://\S+)", first)
-    assert match, first + (proc.stderr.read() if proc.poll() is not None else "")  # type: ignore[union-attr]
+    seen = ""
+    for _ in range(20):  # structured log lines may come before the banner
+        line = proc.stdout.readline()
+        seen += line
+        match = re.search(r"listening on (http://\S+)", line)
+        if match or not line:
+            break
+    assert match, seen + (proc.stderr.read() if proc.poll() is not None else "")  # type: ignore[union-attr]
     key_line = proc.stdout.readline()
     key = key_line.split("API key:")[1].strip()
     return proc, match.group(1), key

@@ -45,6 +45,7 @@ _KEY_END = "~"  # sorts after every character used in keys
 _STATUSES = ("running", "completed", "failed")
 _EMBEDDED_PERSISTENT = ("surrealkv://", "surrealkv+versioned://", "file://")
 _RETRYABLE = ("conflict", "can be retried", "resource busy")
+_NOT_EXECUTED = "not executed due to a failed transaction"
 _WRITE_ATTEMPTS = 5
 # OSError covers refused and reset sockets and every requests exception (HTTP engine).
 _CONNECTION_ERRORS = (OSError, WebSocketException)
@@ -171,6 +172,12 @@ def _with_nulls(value: Any) -> Any:
     return value
 
 
+def _rejected(detail: str) -> StoreError:
+    # The detail can quote the query and the data: it goes to the log, never to the client.
+    logger.error("SurrealDB rejected a query: %s", detail)
+    return StoreError("the database rejected the request", code="store_error")
+
+
 def _is_retryable(message: str) -> bool:
     lowered = message.lower()
     return any(marker in lowered for marker in _RETRYABLE)
@@ -262,20 +269,17 @@ class SurrealStore:
             try:
                 response = db.query_raw(query, params or {})
             except SurrealError as exc:
-                raise StoreError("the database rejected a query", code="store_error") from exc
+                raise _rejected(str(exc)) from exc
         if response.get("error"):
-            raise StoreError(f"the database rejected a query: {response['error']}", code="store_error")
+            raise _rejected(str(response["error"]))
         statements = response.get("result") or []
-        failed = [
-            s["result"]
-            for s in statements
-            if s.get("status") != "OK" and "not executed due to a failed transaction" not in str(s["result"])
-        ]
-        if failed or any(s.get("status") != "OK" for s in statements):
-            message = str(failed[0] if failed else statements[0]["result"])
-            if _is_retryable(message):
-                raise _RetryableWrite(message)
-            raise StoreError(f"the database rejected a query: {message}", code="store_error")
+        errors = [str(s["result"]) for s in statements if s.get("status") != "OK"]
+        if errors:
+            # In a failed transaction the other statements only say that they did not run.
+            cause = next((e for e in errors if _NOT_EXECUTED not in e), errors[0])
+            if _is_retryable(cause):
+                raise _RetryableWrite(cause)
+            raise _rejected(cause)
         return [s["result"] for s in statements]
 
     def _select(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
