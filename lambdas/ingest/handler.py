@@ -157,36 +157,32 @@ def post_event(event: Annotated[EventIn, Body()]) -> IngestResult:
 def post_batch(batch: Annotated[BatchIn, Body()]) -> Response[BatchResponse]:
     runtime = get_runtime()
     results = ingestion.ingest_batch(batch.events, runtime.store, runtime.policy)
-    items: list[dict[str, Any]] = []
-    counts = {"EventsStored": 0, "EventsDuplicate": 0, "EventsRejected": 0}
-    for result in results:
-        if isinstance(result, ingestion.Accepted):
-            counts["EventsDuplicate" if result.duplicate else "EventsStored"] += 1
-            items.append(
-                {
-                    "index": result.index,
-                    "event_id": result.event_id,
-                    "trace_id": result.trace_id,
-                    "duplicate": result.duplicate,
-                }
-            )
-        else:
-            counts["EventsRejected"] += 1
-            items.append(
-                {
-                    "index": result.index,
-                    "status": result.status,
-                    "error": {"code": result.code, "message": result.message, "details": result.details},
-                }
-            )
-    for name, value in counts.items():
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    failed = counts["EventsRejected"]
+    accepted = [r for r in results if isinstance(r, ingestion.Accepted)]
+    duplicates = sum(r.duplicate for r in accepted)
+    failed = len(results) - len(accepted)
+    metrics.add_metric(name="EventsStored", unit=MetricUnit.Count, value=len(accepted) - duplicates)
+    metrics.add_metric(name="EventsDuplicate", unit=MetricUnit.Count, value=duplicates)
+    metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=failed)
     return Response(
         status_code=207 if failed else 200,
         content_type=content_types.APPLICATION_JSON,
-        body={"accepted": len(items) - failed, "failed": failed, "results": items},
+        body={"accepted": len(accepted), "failed": failed, "results": [_batch_item(r) for r in results]},
     )
+
+
+def _batch_item(result: ingestion.ItemResult) -> dict[str, Any]:
+    if isinstance(result, ingestion.Accepted):
+        return {
+            "index": result.index,
+            "event_id": result.event_id,
+            "trace_id": result.trace_id,
+            "duplicate": result.duplicate,
+        }
+    return {
+        "index": result.index,
+        "status": result.status,
+        "error": {"code": result.code, "message": result.message, "details": result.details},
+    }
 
 
 @app.get(
