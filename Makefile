@@ -5,19 +5,27 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 export PYTHONPATH := $(CURDIR)/lambdas
 
-.PHONY: dev test lint format bench clean
+MODEL  := build/model/vectadb-model.json
+
+.PHONY: dev test lint format bench model clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
+## The embedding model, built once and cached under build/model (see layers/model/build.py)
+$(MODEL): $(STAMP) layers/model/build.py layers/model/bert_onnx.py
+	$(BIN)/python -m layers.model.build --out build/model
+
+model: $(MODEL)
+
 ## Start the local API on http://127.0.0.1:8080 with embedded stores under ./.vectadb/
-dev: $(STAMP)
+dev: $(STAMP) $(MODEL)
 	$(BIN)/python -m vectadb.localserver
 
 ## Lint, then run the whole test suite (pytest's exit code 5, "no tests collected", is reported, not hidden)
-test: $(STAMP) lint
+test: $(STAMP) $(MODEL) lint
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit code 5)" >&2; fi; exit $$rc
 
@@ -29,8 +37,9 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(STAMP)
+bench: $(STAMP) $(MODEL)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/embed.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache build

@@ -6,20 +6,29 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
-# Never let a test fall back to the local default store under ./.vectadb/.
+ROOT = Path(__file__).resolve().parents[1]
+MODEL_DIR = Path(os.environ.get("VECTADB_MODEL_DIR") or ROOT / "build" / "model").resolve()
+
+# Never let a test fall back to the local default stores under ./.vectadb/.
 os.environ["VECTADB_SURREAL_URL"] = "mem://"
+os.environ["VECTADB_QDRANT_URL"] = ":memory:"
+os.environ["VECTADB_MODEL_DIR"] = str(MODEL_DIR)
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "VectaDBTest")
 
 from vectadb.config import Settings, get_settings
+from vectadb.embedding import MANIFEST, Embedder
 from vectadb.ingestion import IngestPolicy
 from vectadb.localserver import LocalContext, LocalGateway, rest_proxy_event
 from vectadb.runtime import Runtime, set_runtime
+from vectadb.semantic import SemanticIndex
+from vectadb.stores.qdrant import QdrantIndex
 from vectadb.stores.surreal import SurrealStore
 
 TEST_KEY = "vdb_test-key-0123456789abcdefghijklmnopqrstuvw"
@@ -34,7 +43,25 @@ def _fresh_settings() -> Iterator[None]:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(surreal_url="mem://", api_keys=TEST_KEY)
+    return Settings(surreal_url="mem://", api_keys=TEST_KEY, qdrant_url=":memory:", model_dir=MODEL_DIR)
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The real offline-built model, loaded once for the whole suite (`make test` builds it)."""
+    if not (MODEL_DIR / MANIFEST).exists():
+        pytest.fail(f"no embedding model in {MODEL_DIR}: run `make model` first")
+    model = Embedder(MODEL_DIR)
+    model.warm_up()
+    return model
+
+
+@pytest.fixture
+def semantic(embedder: Embedder) -> Iterator[SemanticIndex]:
+    index = SemanticIndex(embedder, QdrantIndex(":memory:"))
+    assert index.check()
+    yield index
+    index.close()
 
 
 @pytest.fixture
@@ -51,8 +78,10 @@ def policy(settings: Settings) -> IngestPolicy:
 
 
 @pytest.fixture
-def runtime(settings: Settings, store: SurrealStore, policy: IngestPolicy) -> Iterator[Runtime]:
-    rt = Runtime(settings=settings, store=store, policy=policy)
+def runtime(
+    settings: Settings, store: SurrealStore, policy: IngestPolicy, semantic: SemanticIndex
+) -> Iterator[Runtime]:
+    rt = Runtime(settings=settings, store=store, policy=policy, semantic=semantic)
     previous = set_runtime(rt)
     yield rt
     set_runtime(previous)

@@ -8,6 +8,7 @@ misconfigured route can never open the API.
 from __future__ import annotations
 
 import json
+import time
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -25,7 +26,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vectadb import __version__, ingestion, queries
+from vectadb import __version__, ingestion, queries, reindexing
 from vectadb.config import get_settings
 from vectadb.errors import (
     BadRequest,
@@ -41,9 +42,14 @@ from vectadb.models import (
     BatchResponse,
     ErrorResponse,
     EventIn,
+    EventOut,
     EventPage,
     HealthOut,
     IngestResult,
+    ReindexIn,
+    ReindexOut,
+    SearchIn,
+    SearchOut,
     StatsGroup,
     StatsOut,
     Timestamp,
@@ -57,6 +63,8 @@ from vectadb.stores.base import EventQuery, Order, TraceQuery
 SERVICE = "vectadb-ingest"
 PUBLIC_PATHS = frozenset({"/health"})
 MAX_PAGE = 1000
+# Time kept back from the Lambda's remaining time for flagging, the response and the logs.
+RESERVE_SECONDS = 3.0
 
 logger = Logger(service=SERVICE)
 # The domain package logs through the standard library; give it the same JSON format.
@@ -99,15 +107,20 @@ Filter = Annotated[str | None, Query(max_length=256)]
 def health() -> Response[HealthOut]:
     checks: dict[str, dict[str, Any]] = {}
     try:
-        get_runtime().store.ping()
+        runtime = get_runtime()
+        runtime.store.ping()
         checks["surrealdb"] = {"ok": True}
+        runtime.semantic.check()
+        checks["semantic"] = runtime.semantic.describe()
     except Exception:
         logger.warning("health check: SurrealDB is unreachable", exc_info=True)
         checks["surrealdb"] = {"ok": False, "error": "unreachable"}
-    healthy = all(check["ok"] for check in checks.values())
-    body = HealthOut(status="ok" if healthy else "unavailable", version=__version__, checks=checks)
+    status = "ok" if all(c["ok"] for c in checks.values()) else "degraded"
+    if not checks["surrealdb"]["ok"]:
+        status = "unavailable"
+    body = HealthOut(status=status, version=__version__, checks=checks)
     return Response(
-        status_code=200 if healthy else 503,
+        status_code=503 if status == "unavailable" else 200,
         content_type=content_types.APPLICATION_JSON,
         body=body.model_dump(mode="json"),
     )
@@ -131,11 +144,16 @@ def openapi() -> Response[Any]:
 )
 def post_event(event: Annotated[EventIn, Body()]) -> IngestResult:
     runtime = get_runtime()
-    result = ingestion.ingest_event(event, runtime.store, runtime.policy)
+    result = ingestion.ingest_event(
+        event, runtime.store, runtime.policy, runtime.semantic, deadline=_deadline()
+    )
     metrics.add_metric(
         name="EventsDuplicate" if result.duplicate else "EventsStored", unit=MetricUnit.Count, value=1
     )
-    return IngestResult(event_id=result.event_id, trace_id=result.trace_id, duplicate=result.duplicate)
+    metrics.add_metric(name="EventsIndexed", unit=MetricUnit.Count, value=int(result.indexed))
+    return IngestResult(
+        event_id=result.event_id, trace_id=result.trace_id, duplicate=result.duplicate, indexed=result.indexed
+    )
 
 
 @app.post(
@@ -156,10 +174,13 @@ def post_event(event: Annotated[EventIn, Body()]) -> IngestResult:
 )
 def post_batch(batch: Annotated[BatchIn, Body()]) -> Response[BatchResponse]:
     runtime = get_runtime()
-    results = ingestion.ingest_batch(batch.events, runtime.store, runtime.policy)
+    results = ingestion.ingest_batch(
+        batch.events, runtime.store, runtime.policy, runtime.semantic, deadline=_deadline()
+    )
     accepted = [r for r in results if isinstance(r, ingestion.Accepted)]
     duplicates = sum(r.duplicate for r in accepted)
     failed = len(results) - len(accepted)
+    metrics.add_metric(name="EventsIndexed", unit=MetricUnit.Count, value=sum(r.indexed for r in accepted))
     metrics.add_metric(name="EventsStored", unit=MetricUnit.Count, value=len(accepted) - duplicates)
     metrics.add_metric(name="EventsDuplicate", unit=MetricUnit.Count, value=duplicates)
     metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=failed)
@@ -177,6 +198,7 @@ def _batch_item(result: ingestion.ItemResult) -> dict[str, Any]:
             "event_id": result.event_id,
             "trace_id": result.trace_id,
             "duplicate": result.duplicate,
+            "indexed": result.indexed,
         }
     return {
         "index": result.index,
@@ -258,6 +280,62 @@ def get_traces(
 
 
 @app.get(
+    "/api/v1/events/<event_id>",
+    summary="One event",
+    security=AUTH,
+    responses=_errors(401, 403, 404),
+)
+def get_event(event_id: Annotated[str, Path(max_length=256)]) -> EventOut:
+    return EventOut.model_validate(queries.get_event(get_runtime().store, event_id))
+
+
+@app.post(
+    "/api/v1/search",
+    summary="Semantic search: events closest in meaning to the query, filtered inside Qdrant",
+    security=AUTH,
+    responses=_errors(400, 401, 403, 409, 422, 503),
+)
+def post_search(request: Annotated[SearchIn, Body()]) -> SearchOut:
+    runtime = get_runtime()
+    return SearchOut.model_validate(
+        queries.search(runtime.store, runtime.semantic, request.query, request.limit, request.filters)
+    )
+
+
+@app.get(
+    "/api/v1/events/<event_id>/similar",
+    summary="Events closest in meaning to the given one",
+    security=AUTH,
+    responses=_errors(401, 403, 404, 409, 422, 503),
+)
+def get_similar(
+    event_id: Annotated[str, Path(max_length=256)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> SearchOut:
+    runtime = get_runtime()
+    return SearchOut.model_validate(queries.similar(runtime.store, runtime.semantic, event_id, limit))
+
+
+@app.post(
+    "/api/v1/reindex",
+    summary="Embed the events that have no vector yet; with rebuild, re-embed every event",
+    security=AUTH,
+    responses=_errors(401, 403, 409, 422, 503),
+)
+def post_reindex(request: Annotated[ReindexIn, Body()]) -> ReindexOut:
+    runtime = get_runtime()
+    return ReindexOut.model_validate(
+        reindexing.reindex(
+            runtime.store,
+            runtime.semantic,
+            rebuild=request.rebuild,
+            max_events=request.max_events,
+            deadline=_deadline(),
+        )
+    )
+
+
+@app.get(
     "/api/v1/stats",
     summary="Event and error counts grouped by event type, agent, hour or day (default: last 24 h)",
     security=AUTH,
@@ -269,6 +347,14 @@ def get_stats(
     end: End = None,
 ) -> StatsOut:
     return StatsOut.model_validate(queries.stats(get_runtime().store, group_by, start, end))
+
+
+def _deadline() -> float | None:
+    """When the vector step must stop so that the response still leaves in time."""
+    context = app.lambda_context
+    if context is None:
+        return None
+    return time.monotonic() + context.get_remaining_time_in_millis() / 1000 - RESERVE_SECONDS
 
 
 # -- errors ----------------------------------------------------------------------------------

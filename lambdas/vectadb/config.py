@@ -7,6 +7,7 @@ environment variable or a shell export without JSON quoting.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -45,6 +46,18 @@ class Settings(BaseSettings):
     )
     # Event types counted as errors (besides any event whose properties.level is error or worse).
     error_event_types: Annotated[frozenset[str], NoDecode] = frozenset({"error", "agent_error"})
+
+    # Semantic search: a model directory made by `python -m layers.model.build`, and Qdrant.
+    semantic_search: bool = True
+    model_dir: Path = Path("build/model")
+    model_cache_dir: Path | None = None  # fastembed wants a writable directory even for local files
+    embedding_batch_size: int = Field(default=32, ge=1, le=256)
+    embedding_cache_size: int = Field(default=10_000, ge=0)
+    embedding_threads: int | None = Field(default=None, ge=1)
+    # ":memory:", a directory for the journaled local mode, or an http(s) URL of a Qdrant server.
+    qdrant_url: str = "./.vectadb/qdrant"
+    qdrant_api_key: SecretStr | None = None
+    qdrant_collection: str = Field(default="events", pattern=r"^[A-Za-z0-9_-]{1,64}$")
 
     max_batch_events: int = Field(default=1000, ge=1, le=10_000)
     max_body_bytes: int = Field(

@@ -1,14 +1,16 @@
-"""Validate, identify and store events: the seed's Validate → Trace Detect → Store steps.
+"""Validate, identify, store and embed events: the seed's Validate → Trace Detect → Store → Embed.
 
 One bad event never sinks the others: each item is validated on its own, and the valid ones are
 written in one transaction. A store failure fails the whole batch (nothing half-written), so the
-sender can retry it; deterministic ids make that retry harmless.
+sender can retry it; deterministic ids make that retry harmless. The vector step comes after the
+write and never fails a request: events it could not index stay flagged for reindex.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +20,10 @@ from vectadb.config import Settings
 from vectadb.errors import PayloadTooLarge, VectaError, describe_validation_errors
 from vectadb.ids import event_id_for, trace_id_for
 from vectadb.models import EventIn, format_timestamp, to_millis
+from vectadb.semantic import IndexTarget, SemanticIndex
 from vectadb.stores.base import STATUS_RANK, EventRecord, EventStore
+
+logger = logging.getLogger(__name__)
 
 _ERROR_LEVELS = frozenset({"error", "critical", "fatal", "panic", "alert", "emergency"})
 
@@ -46,6 +51,7 @@ class Accepted:
     event_id: str
     trace_id: str | None
     duplicate: bool
+    indexed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,17 +141,58 @@ def _store(records: list[tuple[int, EventRecord]], store: EventStore) -> list[Ac
     return results
 
 
+def _index(
+    accepted: list[Accepted],
+    records: Mapping[str, EventRecord],
+    store: EventStore,
+    semantic: SemanticIndex,
+    deadline: float | None,
+) -> list[Accepted]:
+    """Embed the new events, and redelivered ones that never got a vector; flag what is indexed."""
+    new_ids = {a.event_id for a in accepted if not a.duplicate}
+    targets = [IndexTarget.from_record(records[event_id]) for event_id in new_ids]
+    indexed: set[str] = set()
+    old_ids = [a.event_id for a in accepted if a.duplicate and a.event_id not in new_ids]
+    try:
+        for event in store.get_events(old_ids).values():
+            if event["indexed"]:
+                indexed.add(event["event_id"])
+            else:
+                targets.append(IndexTarget.from_stored(event))  # as stored, not as redelivered
+        done = semantic.index_events(targets, deadline) if targets else []
+        store.mark_indexed(done)
+        indexed.update(done)
+    except VectaError as exc:  # a known state: Qdrant down, another model's collection
+        logger.warning("vectors not written (%s); %d events stay flagged for reindex", exc.code, len(targets))
+    except Exception:  # the events are stored; reindex catches up on the vectors
+        logger.exception("the vector step failed; %d events stay flagged for reindex", len(targets))
+    return [replace(a, indexed=a.event_id in indexed) for a in accepted]
+
+
 def ingest_event(
-    event: EventIn, store: EventStore, policy: IngestPolicy, now: datetime | None = None
+    event: EventIn,
+    store: EventStore,
+    policy: IngestPolicy,
+    semantic: SemanticIndex | None = None,
+    now: datetime | None = None,
+    deadline: float | None = None,
 ) -> Accepted:
     record = to_record(event, policy, now or datetime.now(UTC))
-    return _store([(0, record)], store)[0]
+    accepted = _store([(0, record)], store)
+    if semantic is not None:
+        accepted = _index(accepted, {record.event_id: record}, store, semantic, deadline)
+    return accepted[0]
 
 
 def ingest_batch(
-    items: Sequence[Any], store: EventStore, policy: IngestPolicy, now: datetime | None = None
+    items: Sequence[Any],
+    store: EventStore,
+    policy: IngestPolicy,
+    semantic: SemanticIndex | None = None,
+    now: datetime | None = None,
+    deadline: float | None = None,
 ) -> list[ItemResult]:
-    """Validate every item on its own, store the valid ones in one write, and report per item."""
+    """Validate every item on its own, store the valid ones in one write, embed them, report per item."""
     if len(items) > policy.max_batch_events:
         raise PayloadTooLarge(
             f"a batch holds at most {policy.max_batch_events} events; this one has {len(items)}",
@@ -166,4 +213,9 @@ def ingest_batch(
                 Rejected(index, exc.status, exc.code, f"events[{index}]: {exc.message}", exc.details)
             )
     accepted = _store(records, store) if records else []
+    if semantic is not None and accepted:
+        first_copies = {}
+        for _, record in records:
+            first_copies.setdefault(record.event_id, record)
+        accepted = _index(accepted, first_copies, store, semantic, deadline)
     return sorted([*accepted, *rejected], key=lambda result: result.index)

@@ -213,6 +213,7 @@ class IngestResult(BaseModel):
     event_id: str
     trace_id: str | None
     duplicate: bool
+    indexed: bool = Field(description="Whether the event is in the vector index (semantic search) now")
 
 
 class BatchItemAccepted(BaseModel):
@@ -222,6 +223,7 @@ class BatchItemAccepted(BaseModel):
     event_id: str
     trace_id: str | None
     duplicate: bool
+    indexed: bool
 
 
 class BatchItemFailed(BaseModel):
@@ -249,6 +251,7 @@ class EventOut(BaseModel):
     properties: dict[str, Any]
     source: dict[str, Any] | None = None
     is_error: bool
+    indexed: bool = Field(description="Whether the event has a vector; reindex embeds those that do not")
     created_at: Timestamp
 
 
@@ -280,6 +283,48 @@ class TraceDetail(BaseModel):
     next_cursor: str | None = Field(description="Cursor for the trace's next page of events")
 
 
+class SearchFilters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_type: EventTypeStr | None = None
+    session_id: NameStr | None = None
+    trace_id: TraceIdStr | None = None
+    agent_id: NameStr | None = None
+    start: Timestamp | None = Field(default=None, description="Inclusive")
+    end: Timestamp | None = Field(default=None, description="Exclusive")
+
+
+class SearchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1, max_length=4096, examples=["database connection timeout"])
+    limit: int = Field(default=10, ge=1, le=100)
+    filters: SearchFilters = Field(default_factory=SearchFilters)
+
+
+class SearchHit(BaseModel):
+    score: float = Field(description="Cosine similarity, higher is closer")
+    event: EventOut
+
+
+class SearchOut(BaseModel):
+    hits: list[SearchHit]
+
+
+class ReindexIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rebuild: bool = Field(default=False, description="Drop every vector and re-embed all events")
+    max_events: int = Field(default=2000, ge=1, le=100_000, description="Stop after this many events")
+
+
+class ReindexOut(BaseModel):
+    indexed: int
+    remaining: int = Field(description="Events still without a vector; call again until 0")
+    rebuilt: bool
+    model: dict[str, Any]
+
+
 StatsGroup = Literal["event_type", "agent_id", "day", "hour"]
 
 
@@ -299,6 +344,6 @@ class StatsOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: Literal["ok", "unavailable"]
+    status: Literal["ok", "degraded", "unavailable"]
     version: str
     checks: dict[str, dict[str, Any]]

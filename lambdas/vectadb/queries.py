@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from vectadb.errors import BadRequest, NotFound
-from vectadb.models import to_millis
+from vectadb.models import SearchFilters, to_millis
 from vectadb.pagination import decode_cursor, encode_cursor
+from vectadb.semantic import SemanticIndex
 from vectadb.stores.base import EventQuery, EventStore, Order, Position, TraceQuery
+from vectadb.stores.qdrant import VectorFilters
 
 DEFAULT_STATS_WINDOW = timedelta(hours=24)
 _SORT_KEYS = ("sk", "rsk", "tkey")
@@ -42,6 +44,13 @@ def list_events(store: EventStore, query: EventQuery, cursor: str | None = None)
     rows = store.list_events(replace(query, limit=query.limit + 1, after=after))
     events, next_cursor = _page(rows, query.limit, "events", query.order, "timestamp", "event_id")
     return {"events": events, "next_cursor": next_cursor}
+
+
+def get_event(store: EventStore, event_id: str) -> dict[str, Any]:
+    event = store.get_events([event_id]).get(event_id)
+    if event is None:
+        raise NotFound(f"event {event_id} does not exist", code="event_not_found")
+    return event
 
 
 def get_trace(store: EventStore, trace_id: str, limit: int, cursor: str | None = None) -> dict[str, Any]:
@@ -79,3 +88,29 @@ def stats(
         "errors": sum(r.errors for r in rows),
         "buckets": [{"key": r.key, "total": r.total, "errors": r.errors} for r in rows],
     }
+
+
+def _event_hits(store: EventStore, hits: list[tuple[str, float]]) -> list[dict[str, Any]]:
+    """The full events from SurrealDB, in score order; a hit whose event is gone is dropped."""
+    events = store.get_events([event_id for event_id, _ in hits])
+    return [{"score": score, "event": events[event_id]} for event_id, score in hits if event_id in events]
+
+
+def search(
+    store: EventStore, semantic: SemanticIndex, query: str, limit: int, filters: SearchFilters
+) -> dict[str, Any]:
+    _check_range(filters.start, filters.end)
+    vector_filters = VectorFilters(
+        event_type=filters.event_type,
+        session_id=filters.session_id,
+        trace_id=filters.trace_id,
+        agent_id=filters.agent_id,
+        start_ms=to_millis(filters.start) if filters.start else None,
+        end_ms=to_millis(filters.end) if filters.end else None,
+    )
+    return {"hits": _event_hits(store, semantic.search(query, limit, vector_filters))}
+
+
+def similar(store: EventStore, semantic: SemanticIndex, event_id: str, limit: int) -> dict[str, Any]:
+    get_event(store, event_id)
+    return {"hits": _event_hits(store, semantic.similar(event_id, limit))}

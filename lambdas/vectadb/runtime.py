@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from vectadb.config import Settings, get_settings
 from vectadb.ingestion import IngestPolicy
+from vectadb.semantic import SemanticIndex
 from vectadb.stores.base import EventStore
 from vectadb.stores.surreal import SurrealStore
 
@@ -16,6 +17,7 @@ class Runtime:
     settings: Settings
     store: EventStore
     policy: IngestPolicy
+    semantic: SemanticIndex
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -29,12 +31,16 @@ class Runtime:
         )
         try:
             store.ensure_schema()
+            semantic = SemanticIndex.from_settings(settings)
         except Exception:
             store.close()
             raise
-        return cls(settings=settings, store=store, policy=IngestPolicy.from_settings(settings))
+        return cls(
+            settings=settings, store=store, policy=IngestPolicy.from_settings(settings), semantic=semantic
+        )
 
     def close(self) -> None:
+        self.semantic.close()
         self.store.close()
 
 

@@ -50,6 +50,7 @@ def test_post_event_then_read_it_back(api: Api) -> None:
         "event_id": created.body["event_id"],
         "trace_id": created.body["trace_id"],
         "duplicate": False,
+        "indexed": True,
     }
     again = api.post(
         "/api/v1/events", _event(properties={"tool_name": "sql", "nested": {"a": [1, {"b": None}]}})
@@ -85,7 +86,7 @@ def test_batch_mixed_good_and_bad_is_207(api: Api) -> None:
     body = response.body
     assert (body["accepted"], body["failed"]) == (2, 3)
     by_index = {r["index"]: r for r in body["results"]}
-    assert set(by_index[0]) == {"index", "event_id", "trace_id", "duplicate"}
+    assert set(by_index[0]) == {"index", "event_id", "trace_id", "duplicate", "indexed"}
     assert by_index[1]["status"] == 422
     assert by_index[1]["error"]["code"] == "validation_error"
     assert by_index[1]["error"]["details"][0]["field"] == "event_type"
@@ -217,6 +218,10 @@ def test_openapi_document_lists_every_route(api: Api) -> None:
         "/api/v1/traces",
         "/api/v1/traces/{trace_id}",
         "/api/v1/stats",
+        "/api/v1/events/{event_id}",
+        "/api/v1/events/{event_id}/similar",
+        "/api/v1/search",
+        "/api/v1/reindex",
     }
     assert doc["paths"]["/api/v1/events"]["post"]["security"] == [{"bearerAuth": []}]
     assert "security" not in doc["paths"]["/health"]["get"]

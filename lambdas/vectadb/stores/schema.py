@@ -5,7 +5,7 @@ descending, ``tkey`` per trace) so that every listing is a single-field index ra
 stop at its page size; see ``surreal.py`` for why descending order needs a key of its own.
 """
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 DEFINE TABLE OVERWRITE agent_trace SCHEMAFULL;
@@ -41,6 +41,8 @@ DEFINE FIELD OVERWRITE created_at ON agent_event TYPE datetime DEFAULT time::now
 DEFINE FIELD OVERWRITE sk ON agent_event TYPE string;
 DEFINE FIELD OVERWRITE rsk ON agent_event TYPE string;
 DEFINE FIELD OVERWRITE tkey ON agent_event TYPE option<string>;
+-- Set once the event's vector is in Qdrant; reindex embeds whatever is false.
+DEFINE FIELD OVERWRITE indexed ON agent_event TYPE bool DEFAULT false;
 DEFINE INDEX OVERWRITE idx_trace_id ON agent_event FIELDS trace_id;
 DEFINE INDEX OVERWRITE idx_timestamp ON agent_event FIELDS timestamp;
 DEFINE INDEX OVERWRITE idx_event_type ON agent_event FIELDS event_type;
@@ -49,6 +51,9 @@ DEFINE INDEX OVERWRITE idx_agent_id ON agent_event FIELDS agent_id;
 DEFINE INDEX OVERWRITE idx_event_sk ON agent_event FIELDS sk;
 DEFINE INDEX OVERWRITE idx_event_rsk ON agent_event FIELDS rsk;
 DEFINE INDEX OVERWRITE idx_event_tkey ON agent_event FIELDS tkey;
+DEFINE INDEX OVERWRITE idx_event_indexed ON agent_event FIELDS indexed;
+-- v1 -> v2: events stored before the flag existed have no vector.
+UPDATE agent_event SET indexed = false WHERE indexed = NONE RETURN NONE;
 
 -- Edge ids are the event's own key: an event has one trace and one parent, so a redelivery
 -- can never make a second edge (INSERT RELATION IGNORE skips an existing id).

@@ -55,7 +55,7 @@ _NULL = CBORSimpleValue(22)
 
 EVENT_FIELDS = (
     "record::id(id) AS event_id, timestamp, event_type, session_id, agent_id, trace_id, "
-    "parent_event_id, properties, source, is_error, created_at"
+    "parent_event_id, properties, source, is_error, indexed, created_at"
 )
 TRACE_FIELDS = (
     "record::id(id) AS trace_id, session_id, agent_id, status, start_time, end_time, "
@@ -408,6 +408,41 @@ class SurrealStore:
             "agent_id": query.agent_id,
         }
         return self._page("agent_event", EVENT_FIELDS, key, index, prefix, query, filters)
+
+    def get_events(self, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The stored events among ``event_ids``, by id (fetched by record id, no scan)."""
+        if not event_ids:
+            return {}
+        rows = self._select(
+            f"SELECT {EVENT_FIELDS} FROM array::map($ids, |$k| type::thing('agent_event', $k))",  # noqa: S608
+            {"ids": list(event_ids)},
+        )
+        return {row["event_id"]: row for row in rows}
+
+    def mark_indexed(self, event_ids: Sequence[str]) -> None:
+        if event_ids:
+            self._run(
+                "UPDATE array::map($ids, |$k| type::thing('agent_event', $k)) SET indexed = true RETURN NONE",
+                {"ids": list(event_ids)},
+            )
+
+    def unindexed_events(self, limit: int) -> list[dict[str, Any]]:
+        return self._select(
+            f"SELECT {EVENT_FIELDS} FROM agent_event WITH INDEX idx_event_indexed "  # noqa: S608
+            "WHERE indexed = false LIMIT $limit",
+            {"limit": limit},
+        )
+
+    def count_unindexed(self) -> int:
+        rows = self._select(
+            "SELECT count() AS n FROM agent_event WITH INDEX idx_event_indexed "
+            "WHERE indexed = false GROUP ALL",
+            {},
+        )
+        return rows[0]["n"] if rows else 0
+
+    def reset_indexed(self) -> None:
+        self._run("UPDATE agent_event SET indexed = false WHERE indexed = true RETURN NONE")
 
     def get_trace(self, trace_id: str) -> dict[str, Any] | None:
         return self._run(

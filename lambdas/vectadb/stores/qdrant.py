@@ -1,0 +1,279 @@
+"""The vector index on Qdrant, through ``qdrant-client`` in every environment.
+
+- ``:memory:``: local mode in memory (tests);
+- a path such as ``./.vectadb/qdrant``: local mode in memory, made durable by an fsync'd journal
+  in that directory (the local default; see vector_journal.py);
+- ``http(s)://host:6333``: a Qdrant server, with an API key (ECS, Qdrant Cloud).
+
+The collection records the model that made its vectors (collection metadata); opening it with
+another model is refused, and ``rebuild`` re-creates it for the current one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vectadb.errors import StoreUnavailable, VectaError
+from vectadb.stores.vector_journal import VectorJournal
+
+logger = logging.getLogger(__name__)
+
+POINT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://vectadb.dev/agent_event")
+KEYWORD_FIELDS = ("event_id", "trace_id", "session_id", "agent_id", "event_type")
+TIME_FIELD = "timestamp"  # epoch milliseconds
+_COMPACT_MIN_BYTES = 64 * 1024 * 1024
+
+
+class ModelMismatch(VectaError):
+    status = 409
+    code = "model_mismatch"
+
+
+def point_id(event_id: str) -> str:
+    """UUIDv5 of the event id: upserting an event again replaces its point."""
+    return str(uuid.uuid5(POINT_NAMESPACE, event_id))
+
+
+@dataclass(frozen=True, slots=True)
+class VectorFilters:
+    event_type: str | None = None
+    session_id: str | None = None
+    trace_id: str | None = None
+    agent_id: str | None = None
+    start_ms: int | None = None
+    end_ms: int | None = None
+
+
+class QdrantIndex:
+    def __init__(
+        self,
+        location: str,
+        *,
+        api_key: str | None = None,
+        collection: str = "events",
+        timeout: int = 10,
+    ) -> None:
+        from qdrant_client import QdrantClient
+
+        self.location = location
+        self.collection = collection
+        self._journal: VectorJournal | None = None
+        self._lock = threading.Lock()
+        if location.startswith(("http://", "https://")):
+            self.client = QdrantClient(url=location, api_key=api_key, timeout=timeout)
+        else:
+            self.client = QdrantClient(":memory:")
+            if location != ":memory:":
+                self._journal = VectorJournal(Path(location))
+                self._replay()
+
+    @property
+    def mode(self) -> str:
+        if self.location == ":memory:":
+            return "memory"
+        return "journal" if self._journal is not None else "server"
+
+    # -- collection --------------------------------------------------------------------------
+
+    def _create(self, dim: int, metadata: dict[str, Any]) -> None:
+        from qdrant_client import models
+
+        self.client.create_collection(
+            self.collection,
+            vectors_config=models.VectorParams(size=dim, distance=models.Distance.COSINE),
+            metadata=metadata,
+        )
+        with warnings.catch_warnings():
+            # Local mode accepts payload indexes and says that it scans anyway.
+            warnings.filterwarnings("ignore", message="Payload indexes have no effect")
+            for field in KEYWORD_FIELDS:
+                self.client.create_payload_index(self.collection, field, models.PayloadSchemaType.KEYWORD)
+            self.client.create_payload_index(self.collection, TIME_FIELD, models.PayloadSchemaType.INTEGER)
+
+    def metadata(self) -> dict[str, Any] | None:
+        if not self.client.collection_exists(self.collection):
+            return None
+        return dict(self.client.get_collection(self.collection).config.metadata or {})
+
+    def ensure_collection(self, identity: dict[str, Any]) -> None:
+        """Create the collection for ``identity``, or check that the existing one was made by it."""
+        try:
+            with self._lock:
+                current = self.metadata()
+                if current is None:
+                    self._create(identity["dim"], identity)
+                    if self._journal is not None:
+                        self._journal.create(self.collection, identity["dim"], identity)
+                    return
+        except (OSError, ConnectionError) as exc:
+            raise StoreUnavailable("Qdrant is unreachable") from exc
+        if current != identity:
+            raise ModelMismatch(
+                f"the Qdrant collection '{self.collection}' holds vectors of {_describe(current)}, "
+                f"but this service embeds with {_describe(identity)}; vectors of two models cannot be "
+                "compared. Re-embed every event with the current model: POST /api/v1/reindex "
+                '{"rebuild": true}, or run `python -m vectadb.reindex --rebuild`; or configure the '
+                "model that made the collection.",
+                details={"collection": current, "configured": identity},
+            )
+
+    def rebuild(self, identity: dict[str, Any]) -> None:
+        """Drop every vector and re-create the collection for ``identity``."""
+        with self._lock:
+            if self.client.collection_exists(self.collection):
+                self.client.delete_collection(self.collection)
+            self._create(identity["dim"], identity)
+            if self._journal is not None:
+                record = VectorJournal.encode(
+                    "create", {"collection": self.collection, "dim": identity["dim"], "metadata": identity}
+                )
+                self._journal.rewrite(lambda: iter([record]))
+
+    # -- points ------------------------------------------------------------------------------
+
+    def upsert(
+        self, event_ids: Sequence[str], vectors: np.ndarray, payloads: Sequence[dict[str, Any]]
+    ) -> None:
+        from qdrant_client import models
+
+        ids = [point_id(e) for e in event_ids]
+        with self._lock:
+            if self._journal is not None:
+                self._journal.upsert(ids, list(payloads), vectors)
+            self.client.upsert(
+                self.collection,
+                points=models.Batch(ids=ids, vectors=vectors.tolist(), payloads=list(payloads)),
+                wait=True,
+            )
+
+    def delete(self, event_ids: Sequence[str]) -> None:
+        from qdrant_client import models
+
+        ids = [point_id(e) for e in event_ids]
+        with self._lock:
+            if self._journal is not None:
+                self._journal.delete(ids)
+            self.client.delete(self.collection, points_selector=models.PointIdsList(points=ids), wait=True)
+
+    def vector_of(self, event_id: str) -> np.ndarray | None:
+        points = self.client.retrieve(self.collection, ids=[point_id(event_id)], with_vectors=True)
+        return np.asarray(points[0].vector, dtype=np.float32) if points else None
+
+    def search(
+        self,
+        vector: np.ndarray,
+        limit: int,
+        filters: VectorFilters | None = None,
+        exclude_event_id: str | None = None,
+    ) -> list[tuple[str, float]]:
+        """(event id, cosine score) pairs, best first; the filters run inside Qdrant."""
+        response = self.client.query_points(
+            self.collection,
+            query=vector.tolist(),
+            limit=limit,
+            query_filter=_filter(filters, exclude_event_id),
+            with_payload=["event_id"],
+        )
+        return [(point.payload["event_id"], float(point.score)) for point in response.points if point.payload]
+
+    def count(self) -> int:
+        return self.client.count(self.collection, exact=True).count
+
+    # -- local journal -----------------------------------------------------------------------
+
+    def _replay(self) -> None:
+        from qdrant_client import models
+
+        assert self._journal is not None
+        live_bytes = 0
+        for record in self._journal.replay():
+            if record.op == "create":
+                if self.client.collection_exists(record.header["collection"]):
+                    self.client.delete_collection(record.header["collection"])
+                self.collection = record.header["collection"]
+                self._create(record.header["dim"], record.header["metadata"])
+            elif record.op == "upsert" and record.vectors is not None:
+                self.client.upsert(
+                    self.collection,
+                    points=models.Batch(
+                        ids=record.header["ids"],
+                        vectors=record.vectors.tolist(),
+                        payloads=record.header["payloads"],
+                    ),
+                )
+                live_bytes += record.vectors.nbytes
+            elif record.op == "delete":
+                self.client.delete(
+                    self.collection, points_selector=models.PointIdsList(points=record.header["ids"])
+                )
+        if self._journal.size() > max(_COMPACT_MIN_BYTES, 3 * live_bytes) and self.client.collection_exists(
+            self.collection
+        ):
+            self._compact()
+
+    def _compact(self) -> None:
+        """Rewrite the journal as one create record plus the live points."""
+        assert self._journal is not None
+        metadata = self.metadata() or {}
+        dim = int(metadata.get("dim", 0))
+
+        def records() -> Iterator[bytes]:
+            yield VectorJournal.encode(
+                "create", {"collection": self.collection, "dim": dim, "metadata": metadata}
+            )
+            offset = None
+            while True:
+                points, offset = self.client.scroll(
+                    self.collection, limit=1000, offset=offset, with_vectors=True, with_payload=True
+                )
+                if points:
+                    yield VectorJournal.encode(
+                        "upsert",
+                        {"ids": [str(p.id) for p in points], "payloads": [p.payload for p in points]},
+                        np.asarray([p.vector for p in points], dtype=np.float32),
+                    )
+                if offset is None:
+                    return
+
+        before = self._journal.size()
+        self._journal.rewrite(records)
+        logger.info("vector journal compacted from %d to %d bytes", before, self._journal.size())
+
+    def close(self) -> None:
+        self.client.close()
+        if self._journal is not None:
+            self._journal.close()
+
+
+def _describe(identity: dict[str, Any]) -> str:
+    return f"{identity.get('model')} ({identity.get('dim')}-dim, quantization {identity.get('quantization')})"
+
+
+def _filter(filters: VectorFilters | None, exclude_event_id: str | None) -> Any:
+    from qdrant_client import models
+
+    must: list[Any] = []
+    if filters is not None:
+        for field in KEYWORD_FIELDS[1:]:
+            value = getattr(filters, field)
+            if value is not None:
+                must.append(models.FieldCondition(key=field, match=models.MatchValue(value=value)))
+        if filters.start_ms is not None or filters.end_ms is not None:
+            must.append(
+                models.FieldCondition(
+                    key=TIME_FIELD, range=models.Range(gte=filters.start_ms, lt=filters.end_ms)
+                )
+            )
+    must_not = [models.HasIdCondition(has_id=[point_id(exclude_event_id)])] if exclude_event_id else []
+    if not must and not must_not:
+        return None
+    return models.Filter(must=must or None, must_not=must_not or None)
