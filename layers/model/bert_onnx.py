@@ -47,7 +47,13 @@ class _Graph:
         return out
 
     def linear(self, x: str, key: str) -> str:
-        return self.op("Add", [self.op("MatMul", [x, self.weight(f"{key}.weight", transpose=True)]), self.weight(f"{key}.bias")])
+        return self.op(
+            "Add",
+            [
+                self.op("MatMul", [x, self.weight(f"{key}.weight", transpose=True)]),
+                self.weight(f"{key}.bias"),
+            ],
+        )
 
     def layer_norm(self, x: str, key: str, eps: float) -> str:
         return self.op(
@@ -67,7 +73,10 @@ def _weights_prefix(weights: Mapping[str, np.ndarray]) -> str:
 
 def build_bert(weights: Mapping[str, np.ndarray], config: Mapping[str, Any]) -> onnx.ModelProto:
     """The encoder of a BERT ``config`` (transformers' config.json) with ``weights``."""
-    if config.get("hidden_act", "gelu") != "gelu" or config.get("position_embedding_type", "absolute") != "absolute":
+    if (
+        config.get("hidden_act", "gelu") != "gelu"
+        or config.get("position_embedding_type", "absolute") != "absolute"
+    ):
         raise ValueError("only BERT with exact GELU and absolute positions is supported")
     hidden = int(config["hidden_size"])
     heads = int(config["num_attention_heads"])
@@ -81,12 +90,21 @@ def build_bert(weights: Mapping[str, np.ndarray], config: Mapping[str, Any]) -> 
     positions = g.op("Slice", [g.weight("embeddings.position_embeddings.weight"), zero, seq_len, zero])
     x = g.op("Gather", [g.weight("embeddings.word_embeddings.weight"), "input_ids"], axis=0)
     x = g.op("Add", [x, positions])
-    x = g.op("Add", [x, g.op("Gather", [g.weight("embeddings.token_type_embeddings.weight"), "token_type_ids"], axis=0)])
+    x = g.op(
+        "Add",
+        [x, g.op("Gather", [g.weight("embeddings.token_type_embeddings.weight"), "token_type_ids"], axis=0)],
+    )
     x = g.layer_norm(x, "embeddings.LayerNorm", eps)
 
     # Padding mask as an additive bias on the attention scores: [batch, 1, 1, sequence].
     mask = g.op("Cast", ["attention_mask"], to=TensorProto.FLOAT)
-    mask = g.op("Mul", [g.op("Sub", [g.const("one_f", np.array(1.0, dtype=np.float32)), mask]), g.const("neg", np.array(-1e4, dtype=np.float32))])
+    mask = g.op(
+        "Mul",
+        [
+            g.op("Sub", [g.const("one_f", np.array(1.0, dtype=np.float32)), mask]),
+            g.const("neg", np.array(-1e4, dtype=np.float32)),
+        ],
+    )
     mask = g.op("Unsqueeze", [mask, g.const("axes", np.array([1, 2], dtype=np.int64))])
 
     split_heads = g.const("split_heads", np.array([0, 0, heads, head_dim], dtype=np.int64))
@@ -99,13 +117,13 @@ def build_bert(weights: Mapping[str, np.ndarray], config: Mapping[str, Any]) -> 
     for i in range(int(config["num_hidden_layers"])):
         layer = f"encoder.layer.{i}"
 
-        def heads_of(name: str, perm: list[int], layer: str = layer) -> str:
+        def heads_of(x: str, name: str, perm: list[int], layer: str = layer) -> str:
             projected = g.linear(x, f"{layer}.attention.self.{name}")
             return g.op("Transpose", [g.op("Reshape", [projected, split_heads])], perm=perm)
 
-        q = heads_of("query", [0, 2, 1, 3])
-        k = heads_of("key", [0, 2, 3, 1])
-        v = heads_of("value", [0, 2, 1, 3])
+        q = heads_of(x, "query", [0, 2, 1, 3])
+        k = heads_of(x, "key", [0, 2, 3, 1])  # already transposed for q @ k
+        v = heads_of(x, "value", [0, 2, 1, 3])
         scores = g.op("Add", [g.op("Mul", [g.op("MatMul", [q, k]), scale]), mask])
         context = g.op("MatMul", [g.op("Softmax", [scores], axis=-1), v])
         context = g.op("Reshape", [g.op("Transpose", [context], perm=[0, 2, 1, 3]), merge_heads])
@@ -113,7 +131,9 @@ def build_bert(weights: Mapping[str, np.ndarray], config: Mapping[str, Any]) -> 
         x = g.layer_norm(g.op("Add", [attended, x]), f"{layer}.attention.output.LayerNorm", eps)
 
         h = g.linear(x, f"{layer}.intermediate.dense")
-        gelu = g.op("Mul", [g.op("Mul", [h, half]), g.op("Add", [one, g.op("Erf", [g.op("Div", [h, sqrt2])])])])
+        gelu = g.op(
+            "Mul", [g.op("Mul", [h, half]), g.op("Add", [one, g.op("Erf", [g.op("Div", [h, sqrt2])])])]
+        )
         out = g.linear(gelu, f"{layer}.output.dense")
         x = g.layer_norm(g.op("Add", [out, x]), f"{layer}.output.LayerNorm", eps)
 

