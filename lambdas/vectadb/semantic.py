@@ -149,23 +149,25 @@ class SemanticIndex:
     # -- writes ------------------------------------------------------------------------------
 
     def index_events(self, targets: Sequence[IndexTarget], deadline: float | None = None) -> list[str]:
-        """Embed and upsert, one embedding batch at a time, until done or ``deadline`` (monotonic).
+        """Embed (one embedding batch at a time, until done or ``deadline``), then upsert once.
 
         Returns the ids now in the index. Raises when the index cannot be written at all.
         """
         embedder, index = self.ready()
-        done: list[str] = []
         step = max(embedder.batch_size, 1)
+        vectors: list[np.ndarray] = []
         for start in range(0, len(targets), step):
             if deadline is not None and time.monotonic() > deadline:
                 logger.warning("no time left to embed %d events; reindex will", len(targets) - start)
                 break
             chunk = targets[start : start + step]
-            texts = [event_text(t.event_type, t.properties, embedder.info.max_tokens) for t in chunk]
-            vectors = np.stack(embedder.embed(texts))
-            index.upsert([t.event_id for t in chunk], vectors, [t.payload() for t in chunk])
-            done.extend(t.event_id for t in chunk)
-        return done
+            vectors += embedder.embed(
+                [event_text(t.event_type, t.properties, embedder.info.max_tokens) for t in chunk]
+            )
+        done = targets[: len(vectors)]
+        if done:
+            index.upsert([t.event_id for t in done], np.stack(vectors), [t.payload() for t in done])
+        return [t.event_id for t in done]
 
     def rebuild(self) -> None:
         """Re-create the collection for the configured model; every vector is dropped."""
