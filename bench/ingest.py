@@ -1,4 +1,4 @@
-"""Ingest throughput through the Lambda handler into surrealkv, against a bare SurrealDB INSERT.
+"""Ingest throughput through the Lambda handler into surrealkv (no embedding), against a bare INSERT.
 
 Both sides write the same rows into the same schema (all indexes), each into a fresh surrealkv
 store, alternating batch by batch so that machine noise hits both alike:
@@ -39,6 +39,7 @@ from vectadb.ingestion import IngestPolicy  # noqa: E402
 from vectadb.localserver import LocalContext, rest_proxy_event  # noqa: E402
 from vectadb.models import EventIn  # noqa: E402
 from vectadb.runtime import Runtime, set_runtime  # noqa: E402
+from vectadb.semantic import SemanticIndex  # noqa: E402
 from vectadb.stores.surreal import SurrealStore  # noqa: E402
 
 TOOLS = ["web_search", "sql_query", "http_get", "python_repl", "vector_lookup"]
@@ -130,7 +131,14 @@ def main() -> None:
         for store in (api_store, bare_store):
             store.ensure_schema()
         settings = Settings(surreal_url=f"surrealkv://{tmp}/api")
-        set_runtime(Runtime(settings=settings, store=api_store, policy=IngestPolicy.from_settings(settings)))
+        set_runtime(
+            Runtime(
+                settings=settings,
+                store=api_store,
+                policy=IngestPolicy.from_settings(settings),
+                semantic=SemanticIndex.off("bench/ingest.py measures the path without embedding"),
+            )
+        )
 
         api_times: list[float] = []
         bare_times: list[float] = []

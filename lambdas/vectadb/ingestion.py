@@ -179,7 +179,7 @@ def ingest_event(
 ) -> Accepted:
     record = to_record(event, policy, now or datetime.now(UTC))
     accepted = _store([(0, record)], store)
-    if semantic is not None:
+    if semantic is not None and semantic.configured:
         accepted = _index(accepted, {record.event_id: record}, store, semantic, deadline)
     return accepted[0]
 
@@ -213,7 +213,7 @@ def ingest_batch(
                 Rejected(index, exc.status, exc.code, f"events[{index}]: {exc.message}", exc.details)
             )
     accepted = _store(records, store) if records else []
-    if semantic is not None and accepted:
+    if semantic is not None and semantic.configured and accepted:
         first_copies = {}
         for _, record in records:
             first_copies.setdefault(record.event_id, record)

@@ -122,9 +122,18 @@ class SemanticIndex:
         semantic.check()
         return semantic
 
+    @classmethod
+    def off(cls, reason: str) -> SemanticIndex:
+        return cls(None, None, SemanticUnavailable(reason))
+
+    @property
+    def configured(self) -> bool:
+        """A model and an index are set up (they may still be unusable for a while)."""
+        return self.embedder is not None and self.index is not None
+
     def check(self) -> bool:
         """Whether vectors can be written and searched now; retries a transient problem."""
-        if self.embedder is None or self.index is None:
+        if not self.configured:
             return False
         if self.problem is not None and not isinstance(self.problem, StoreUnavailable):
             return False

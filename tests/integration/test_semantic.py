@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import os
 import socket
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import Api
+from tests.conftest import MODEL_DIR, ROOT, Api
+from vectadb.config import Settings
 from vectadb.embedding import Embedder
+from vectadb.ingestion import IngestPolicy, ingest_batch
 from vectadb.runtime import Runtime
 from vectadb.semantic import SemanticIndex
 from vectadb.stores.qdrant import ModelMismatch, QdrantIndex
+from vectadb.stores.surreal import SurrealStore
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
 
@@ -241,3 +249,47 @@ def test_get_one_event(api: Api, corpus: list[dict]) -> None:
     response = api.get(f"/api/v1/events/{event_id}")
     assert (response.status, response.body["event_id"]) == (200, event_id)
     assert api.get("/api/v1/events/nope").body["error"]["code"] == "event_not_found"
+
+
+def test_semantic_search_can_be_turned_off(
+    api: Api, runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    object.__setattr__(runtime, "semantic", SemanticIndex.off("semantic search is turned off"))
+    stored = api.post("/api/v1/events", _corpus()[0])
+    assert (stored.status, stored.body["indexed"]) == (201, False)
+    assert "flagged for reindex" not in caplog.text  # turned off is not a failure
+    refused = api.post("/api/v1/search", {"query": "x"})
+    assert (refused.status, refused.body["error"]["code"]) == (503, "semantic_unavailable")
+
+
+def test_reindex_command_on_a_local_store(tmp_path: Path, embedder: Embedder) -> None:
+    """The CLI against surrealkv + the journaled Qdrant: flags first, then a full rebuild."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("VECTADB_")},
+        "PYTHONPATH": str(ROOT / "lambdas"),
+        "VECTADB_SURREAL_URL": f"surrealkv://{tmp_path}/surreal",
+        "VECTADB_QDRANT_URL": str(tmp_path / "qdrant"),
+        "VECTADB_MODEL_DIR": str(MODEL_DIR),
+    }
+    store = SurrealStore(env["VECTADB_SURREAL_URL"])
+    store.ensure_schema()
+    ingest_batch(_corpus()[:6], store, IngestPolicy.from_settings(Settings()))  # no vectors
+    store.close()
+
+    def run(*args: str) -> dict:
+        out = subprocess.run(
+            [sys.executable, "-m", "vectadb.reindex", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    assert (run()["indexed"], run()["indexed"]) == (6, 0)
+    rebuilt = run("--rebuild")
+    assert (rebuilt["indexed"], rebuilt["remaining"], rebuilt["rebuilt"]) == (6, 0, True)
+    index = QdrantIndex(env["VECTADB_QDRANT_URL"])
+    assert index.count() == 6
+    index.close()

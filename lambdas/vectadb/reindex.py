@@ -1,0 +1,44 @@
+"""Embed every event that has no vector yet, or re-embed all of them with ``--rebuild``.
+
+    python -m vectadb.reindex [--rebuild] [--max-events N]
+
+Configured like the service (VECTADB_SURREAL_URL, VECTADB_QDRANT_URL, VECTADB_MODEL_DIR). A local
+store is owned by one process: stop `make dev` first, or call POST /api/v1/reindex instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from vectadb.config import get_settings
+from vectadb.errors import VectaError
+from vectadb.reindexing import reindex
+from vectadb.runtime import Runtime
+from vectadb.stores.locking import StoreLockedError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rebuild", action="store_true", help="drop every vector and re-embed all events")
+    parser.add_argument("--max-events", type=int, default=None)
+    args = parser.parse_args(argv)
+    try:
+        runtime = Runtime.from_settings(get_settings())
+    except StoreLockedError as exc:
+        print(f"vectadb: {exc}; or call POST /api/v1/reindex on the running server", file=sys.stderr)
+        return 1
+    try:
+        result = reindex(runtime.store, runtime.semantic, rebuild=args.rebuild, max_events=args.max_events)
+    except VectaError as exc:
+        print(f"vectadb: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        runtime.close()
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
