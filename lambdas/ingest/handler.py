@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -65,6 +66,9 @@ PUBLIC_PATHS = frozenset({"/health"})
 MAX_PAGE = 1000
 # Time kept back from the Lambda's remaining time for flagging, the response and the logs.
 RESERVE_SECONDS = 3.0
+
+# Read routes publish no metrics, which is expected, not worth a warning per container.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 logger = Logger(service=SERVICE)
 # The domain package logs through the standard library; give it the same JSON format.

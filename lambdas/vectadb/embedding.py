@@ -123,6 +123,10 @@ class Embedder:
         self.hits = 0
         self.misses = 0
 
+    def model(self) -> Any:
+        """The fastembed ``TextEmbedding`` itself, loaded once (no dedupe, no cache)."""
+        return self._load()
+
     def _load(self) -> Any:
         with self._load_lock:
             if self._model is None:

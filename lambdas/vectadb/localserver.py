@@ -308,6 +308,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     key_hint = shown_key or "<one of VECTADB_API_KEYS>"
+    model = runtime.semantic.describe()
+    semantic = (
+        f"{model['model']} ({model['quantization']}), vectors in {settings.qdrant_url}"
+        if model["ok"]
+        else f"unavailable: {model.get('error')}"
+    )
     print(
         f"VectaDB API listening on {server.url}  (SurrealDB: {settings.surreal_url})\n"
         f"  API key: {key_hint}\n"
@@ -318,6 +324,9 @@ def main(argv: list[str] | None = None) -> int:
         f'"event_type": "tool_call", "session_id": "demo", '
         f'"properties": {{"tool_name": "web_search", "tool_input": {{"query": "weather SF"}}}}}}\'\n'
         f"    curl -s '{server.url}/api/v1/events?session_id=demo' -H 'Authorization: Bearer {key_hint}'\n"
+        f"    curl -s -X POST {server.url}/api/v1/search -H 'Authorization: Bearer {key_hint}' \\\n"
+        f"      -H 'Content-Type: application/json' -d '{{\"query\": \"look up the weather\"}}'\n"
+        f"  Semantic search: {semantic}\n"
         f"  Ctrl-C stops the server.",
         flush=True,
     )
