@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     # Semantic search: a model directory made by `python -m layers.model.build`, and Qdrant.
     semantic_search: bool = True
     model_dir: Path = Path("build/model")
+    # When set, the directory must hold this model (a guard against deploying the wrong layer).
+    embedding_model: str | None = None
     model_cache_dir: Path | None = None  # fastembed wants a writable directory even for local files
     embedding_batch_size: int = Field(default=32, ge=1, le=256)
     embedding_cache_size: int = Field(default=10_000, ge=0)

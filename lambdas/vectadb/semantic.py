@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from vectadb.config import Settings
-from vectadb.embedding import Embedder
+from vectadb.embedding import Embedder, ModelUnavailable
 from vectadb.errors import StoreUnavailable, VectaError
 from vectadb.event_text import event_text
 from vectadb.models import to_millis
@@ -116,6 +116,13 @@ class SemanticIndex:
         except VectaError as exc:
             logger.warning("semantic search is unavailable: %s", exc.message)
             return cls(None, None, exc)
+        if settings.embedding_model and settings.embedding_model != embedder.info.model:
+            problem = ModelUnavailable(
+                f"VECTADB_EMBEDDING_MODEL is {settings.embedding_model}, but {settings.model_dir} "
+                f"holds {embedder.info.model}"
+            )
+            logger.error("semantic search is unavailable: %s", problem.message)
+            return cls(None, None, problem)
         api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
         index = QdrantIndex(settings.qdrant_url, api_key=api_key, collection=settings.qdrant_collection)
         semantic = cls(embedder, index)

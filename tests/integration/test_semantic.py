@@ -293,3 +293,14 @@ def test_reindex_command_on_a_local_store(tmp_path: Path, embedder: Embedder) ->
     index = QdrantIndex(env["VECTADB_QDRANT_URL"])
     assert index.count() == 6
     index.close()
+
+
+def test_a_configured_model_name_must_match_the_directory() -> None:
+    settings = Settings(qdrant_url=":memory:", model_dir=MODEL_DIR, embedding_model="BAAI/bge-large-en-v1.5")
+    semantic = SemanticIndex.from_settings(settings)
+    assert not semantic.configured
+    assert semantic.problem is not None
+    assert "holds" in semantic.problem.message
+    matching = SemanticIndex.from_settings(settings.model_copy(update={"embedding_model": None}))
+    assert matching.check()
+    matching.close()
