@@ -116,3 +116,36 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The settings of this process, read once (a Lambda cold start)."""
     return Settings()
+
+
+class ParserSettings(BaseSettings):
+    """The parser and redrive functions: where to send, where to park, how to parse."""
+
+    model_config = SettingsConfigDict(env_prefix="VECTADB_", extra="ignore", frozen=True)
+
+    api_url: str | None = None
+    api_key: SecretStr | None = None  # local use; in AWS the key is a secret
+    api_key_secret_arn: str | None = None
+    dlq_url: str | None = None
+    # A YAML file, or an SSM parameter ("ssm:/name", or a name that is not an existing file).
+    parser_rules: str | None = None
+    drop_start_end: bool = True
+    session_from_log_stream: bool = False
+
+    batch_max_events: int = Field(default=100, ge=1, le=100)
+    batch_max_bytes: int = Field(
+        default=1_000_000, ge=10_000, le=LAMBDA_SYNC_PAYLOAD_BYTES - PROXY_ENVELOPE_RESERVE_BYTES
+    )
+    http_connect_timeout: float = Field(default=3.05, gt=0)
+    http_read_timeout: float = Field(default=30.0, gt=0)
+    retry_base_seconds: float = Field(default=0.2, gt=0)
+    retry_cap_seconds: float = Field(default=10.0, gt=0)
+    # Kept back from the Lambda's remaining time, to park what is left in the DLQ.
+    deadline_reserve_seconds: float = Field(default=5.0, ge=0)
+    dlq_max_message_bytes: int = Field(default=250_000, ge=10_000, le=1_048_576)
+    secret_max_age_seconds: int = Field(default=300, ge=0)
+
+
+@lru_cache(maxsize=1)
+def get_parser_settings() -> ParserSettings:
+    return ParserSettings()

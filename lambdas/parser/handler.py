@@ -1,0 +1,93 @@
+"""CloudWatch Logs subscription deliveries -> agent events -> the ingestion API.
+
+CloudWatch invokes this function asynchronously with ``{"awslogs": {"data": base64(gzip(json))}}``.
+A delivery that cannot be decoded is parked raw in the dead-letter queue instead of raising, since
+a raise would only replay the same poison. The function raises only when the dead-letter queue
+itself cannot be written: then Lambda's retries and its on-failure destination keep the delivery.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import time
+import zlib
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from vectadb.forwarder.pipeline import forward
+from vectadb.forwarder.runtime import get_forwarder_runtime
+from vectadb.logparse.parser import Delivery
+
+SERVICE = "vectadb-parser"
+logger = Logger(service=SERVICE)
+copy_config_to_registered_loggers(source_logger=logger, include={"vectadb"})
+tracer = Tracer(service=SERVICE)
+metrics = Metrics(namespace="VectaDB", service=SERVICE)
+
+_UNDECODABLE = (
+    ValueError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    binascii.Error,
+    zlib.error,
+    UnicodeDecodeError,
+)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    runtime = get_forwarder_runtime()
+    settings = runtime.settings
+    deadline = (
+        time.monotonic() + context.get_remaining_time_in_millis() / 1000 - settings.deadline_reserve_seconds
+    )
+    try:
+        data = CloudWatchLogsEvent(event).parse_logs_data()
+        message_type = data.message_type
+        delivery = Delivery(data.log_group, data.log_stream, data.get("owner"))
+        lines = [(e.get_id, int(e.timestamp), str(e.message)) for e in data.log_events]
+    except _UNDECODABLE as exc:
+        reason = f"undecodable delivery: {type(exc).__name__}: {str(exc)[:200]}"
+        logger.error(reason)
+        runtime.dead_letters.park_raw(reason, json.dumps(event, default=str))
+        metrics.add_metric(name="DeliveriesUndecodable", unit=MetricUnit.Count, value=1)
+        return {"status": "undecodable", "reason": reason}
+    if message_type == "CONTROL_MESSAGE":
+        logger.info("control message acknowledged")
+        return {"status": "control"}
+    logger.append_keys(log_group=delivery.log_group, log_stream=delivery.log_stream)
+    report = forward(
+        delivery,
+        lines,
+        runtime.parser,
+        runtime.client,
+        runtime.dead_letters,
+        deadline,
+        max_events=settings.batch_max_events,
+        max_bytes=settings.batch_max_bytes,
+    )
+    counts = {
+        "LinesReceived": report.lines,
+        "LinesDropped": report.dropped,
+        "LinesFiltered": report.filtered,
+        "SecretsRedacted": report.redacted,
+        "EventsSent": report.accepted,
+        "EventsFailed": report.parked,
+        "EventsToDLQ": report.parked,
+        "SendRetries": report.retries,
+    }
+    counts |= {f"EventsParsed{method.title()}": n for method, n in report.parsed.items()}
+    for name, value in counts.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    if report.parked:
+        logger.warning("events parked in the dead-letter queue", extra=report.as_dict())
+    return {"status": "ok", **report.as_dict()}

@@ -1,0 +1,43 @@
+"""Drain the dead-letter queue: on a schedule (EventBridge) or on demand (any invocation)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from vectadb.forwarder.redrive import redrive
+from vectadb.forwarder.runtime import ConfigurationError, get_forwarder_runtime
+
+SERVICE = "vectadb-redrive"
+logger = Logger(service=SERVICE)
+copy_config_to_registered_loggers(source_logger=logger, include={"vectadb"})
+tracer = Tracer(service=SERVICE)
+metrics = Metrics(namespace="VectaDB", service=SERVICE)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    runtime = get_forwarder_runtime()
+    settings = runtime.settings
+    if runtime.sqs is None or not settings.dlq_url:
+        raise ConfigurationError("set VECTADB_DLQ_URL: there is no queue to drain")
+    deadline = (
+        time.monotonic() + context.get_remaining_time_in_millis() / 1000 - settings.deadline_reserve_seconds
+    )
+    report = redrive(runtime.sqs, settings.dlq_url, runtime.client, runtime.dead_letters, deadline)
+    for name, value in {
+        "EventsReplayed": report.events_replayed,
+        "DeadLettersDelivered": report.delivered,
+        "DeadLettersKept": report.kept,
+        "DeadLettersStillFailing": report.still_failing,
+        "EventsToDLQ": report.events_reparked,
+    }.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    return report.as_dict()

@@ -1,0 +1,1 @@
+"""From CloudWatch Logs deliveries to the ingestion API, with a dead-letter queue and replay."""

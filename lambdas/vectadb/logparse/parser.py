@@ -1,0 +1,518 @@
+"""Log lines to agent events: JSON first, then regex rules, then a fallback event.
+
+No AWS shapes here: a delivery is its log group, stream and owner, and lines with their
+CloudWatch id and timestamp. The normalisation, shared by every path, is documented in the README:
+
+| field | taken from |
+|---|---|
+| session_id | session_id, sessionId, session, conversation_id, thread_id, gen_ai.conversation.id; else the Lambda request id, else the X-Ray trace id |
+| agent_id | agent_id, agent, gen_ai.agent.id, gen_ai.agent.name |
+| properties.tool_name | tool, tool_name, gen_ai.tool.name |
+| properties.tool_input | input, tool_input, arguments, gen_ai.tool.call.arguments |
+| properties.level | the log level |
+"""  # noqa: E501 - a table
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from vectadb.logparse.redaction import Redactor
+from vectadb.logparse.rules import FIELD_GROUPS, RuleSet
+from vectadb.logparse.times import parse_log_time
+
+SESSION_KEYS = (
+    "session_id",
+    "sessionId",
+    "session",
+    "conversation_id",
+    "thread_id",
+    "gen_ai.conversation.id",
+)
+AGENT_KEYS = ("agent_id", "agent", "gen_ai.agent.id", "gen_ai.agent.name")
+TOOL_KEYS = ("tool_name", "tool", "gen_ai.tool.name")
+INPUT_KEYS = ("tool_input", "input", "arguments", "gen_ai.tool.call.arguments")
+LEVEL_KEYS = ("level", "levelname", "severity", "severity_text", "severityText", "SeverityText", "log.level")
+TIME_KEYS = ("timestamp", "time", "@timestamp", "ts", "timeUnixNano", "observedTimeUnixNano", "asctime")
+MESSAGE_KEYS = ("message", "msg", "body", "Body")
+TYPE_KEYS = ("event_type", "type")
+REQUEST_KEYS = ("requestId", "function_request_id", "aws_request_id", "AWSRequestId")
+XRAY_KEYS = ("xray_trace_id", "_X_AMZN_TRACE_ID", "traceId", "trace_id")
+GEN_AI_OPERATIONS = {
+    "execute_tool": "tool_call",
+    "chat": "llm_call",
+    "text_completion": "llm_call",
+    "generate_content": "llm_call",
+    "invoke_agent": "agent_start",
+}
+ERROR_LEVELS = frozenset({"ERROR", "CRITICAL", "FATAL", "EMERGENCY", "ALERT"})
+LEVELS = frozenset({"TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", *ERROR_LEVELS})
+# Keys of Lambda's JSON log format and of Powertools Logger that describe the runtime, not the agent.
+RUNTIME_KEYS = frozenset(
+    {
+        "requestId",
+        "function_request_id",
+        "xray_trace_id",
+        "cold_start",
+        "function_arn",
+        "function_memory_size",
+        "function_name",
+        "sampling_rate",
+        "location",
+        "logger",
+    }
+)
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_TEXT_PREFIX = re.compile(
+    r"^(?:\[?(?P<time>\d{4}-\d{2}-\d{2}[T ][\d:.,]+(?:Z|[+-]\d{2}:?\d{2})?)\]?\s+)?\[?"
+    r"(?P<level>TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL)\]?(?::|\s+-?\s*)"
+)  # upper case only: "info about ..." is prose, "INFO ..." is a level
+_XRAY = re.compile(r"(?:Root=)?(1-[0-9a-f]{8}-[0-9a-f]{24})")
+_REPORT_FIELDS = {
+    "Duration": "duration_ms",
+    "Billed Duration": "billed_duration_ms",
+    "Memory Size": "memory_size_mb",
+    "Max Memory Used": "max_memory_used_mb",
+    "Init Duration": "init_duration_ms",
+}
+_REPORT_METRICS = {
+    "durationMs": "duration_ms",
+    "billedDurationMs": "billed_duration_ms",
+    "memorySizeMB": "memory_size_mb",
+    "maxMemoryUsedMB": "max_memory_used_mb",
+    "initDurationMs": "init_duration_ms",
+}
+_PLATFORM_NOISE = ("INIT_START", "INIT_REPORT", "INIT_RUNTIME_DONE", "EXTENSION", "TELEMETRY", "RESTORE_")
+_NODE_INVOKE_ERROR = "Invoke Error "
+_MAX_JSON_DEPTH = 3  # a JSON message inside a JSON record inside a Fluent Bit wrapper
+
+
+@dataclass(frozen=True)
+class ParserOptions:
+    drop_start_end: bool = True
+    session_from_log_stream: bool = False
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One subscription delivery: every line comes from one log stream, in order."""
+
+    log_group: str
+    log_stream: str
+    owner: str | None = None
+    # Lambda runs one request at a time per stream: lines without a prefix (print) belong to the
+    # request that the last START or prefixed line named.
+    request_id: str | None = None
+    xray_trace_id: str | None = None
+    # The explicit session a request's lines named: its later lines (print, REPORT) join it.
+    sessions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ParseStats:
+    lines: int = 0
+    dropped: int = 0  # START/END and other platform lines
+    filtered: int = 0  # include/exclude
+    methods: Counter[str] = field(default_factory=Counter)  # json, regex, fallback, platform
+    redacted: int = 0
+
+    @property
+    def events(self) -> int:
+        return sum(self.methods.values())
+
+
+@dataclass(slots=True)
+class _Extract:
+    """What one line said, before normalisation."""
+
+    fields: dict[str, Any]
+    message: str | None
+    level: str | None = None
+    time_ms: int | None = None
+    event_type: str | None = None
+    method: str = "fallback"
+
+
+_DROP = object()
+
+
+class LogParser:
+    def __init__(
+        self, rules: RuleSet, options: ParserOptions | None = None, redactor: Redactor | None = None
+    ) -> None:
+        self.rules = rules
+        self.options = options or ParserOptions()
+        self.redactor = redactor if redactor is not None else Redactor(rules.redact)
+
+    # -- entry points ------------------------------------------------------------------------
+
+    def parse_delivery(
+        self, delivery: Delivery, lines: Iterable[tuple[str, int, str]]
+    ) -> tuple[list[dict[str, Any]], ParseStats]:
+        """Events for ``lines`` of (CloudWatch id, timestamp ms, message), in order, with counts."""
+        stats = ParseStats()
+        redacted_before = self.redactor.count
+        events = []
+        for log_id, timestamp_ms, message in lines:
+            event = self.parse_line(delivery, log_id, timestamp_ms, message, stats)
+            if event is not None:
+                events.append(event)
+        stats.redacted = self.redactor.count - redacted_before
+        return events, stats
+
+    def parse_line(
+        self,
+        delivery: Delivery,
+        log_id: str,
+        timestamp_ms: int,
+        message: str,
+        stats: ParseStats | None = None,
+    ) -> dict[str, Any] | None:
+        stats = stats if stats is not None else ParseStats()
+        stats.lines += 1
+        if not self.rules.admits(message):
+            stats.filtered += 1
+            return None
+        extract = self._extract(delivery, message.rstrip("\n"), 0)
+        if extract is _DROP:
+            stats.dropped += 1
+            return None
+        assert isinstance(extract, _Extract)
+        stats.methods[extract.method] += 1
+        return self._event(delivery, log_id, timestamp_ms, extract)
+
+    # -- extraction --------------------------------------------------------------------------
+
+    def _extract(self, delivery: Delivery, text: str, depth: int) -> _Extract | object:
+        stripped = text.lstrip()
+        if stripped.startswith("{") and depth < _MAX_JSON_DEPTH:
+            record = _json_object(stripped)
+            if record is not None:
+                return self._from_record(delivery, record, depth)
+        platform = self._platform_text(delivery, text)
+        if platform is not None:
+            return platform
+        level, time_ms, body = self._runtime_prefix(delivery, text)
+        if body.startswith(_NODE_INVOKE_ERROR):  # Node's runtime: Invoke Error {"errorType": ...}
+            record = _json_object(body[len(_NODE_INVOKE_ERROR) :].strip())
+            if record is not None:
+                extract = self._from_record(delivery, record, depth + 1)
+                if isinstance(extract, _Extract):
+                    extract.level, extract.time_ms, extract.message = level or "ERROR", time_ms, body
+                return extract
+        if body is not text:
+            inner = self._extract(delivery, body, depth + 1)
+            if isinstance(inner, _Extract):
+                inner.level = inner.level or level
+                inner.time_ms = inner.time_ms or time_ms
+            return inner
+        return self._from_text(text, level, time_ms)
+
+    def _from_text(self, text: str, level: str | None, time_ms: int | None) -> _Extract:
+        clean = _ANSI.sub("", text) if "\x1b" in text else text
+        if level is None:
+            prefix = _TEXT_PREFIX.match(clean)
+            if prefix is not None:  # "2026-01-07T17:00:00Z WARNING message", "ERROR: message"
+                level = prefix.group("level").upper()
+                time_ms = time_ms or parse_log_time(prefix.group("time") or "")
+                clean = clean[prefix.end() :]
+        found = self.rules.first_match(clean)
+        if found is None:
+            return _Extract({}, clean, level, time_ms, None, "fallback")
+        rule, match = found
+        extract = _Extract({}, clean, level, time_ms, rule.event_type, "regex")
+        extract.fields["rule"] = rule.name
+        for group, value in match.groupdict().items():
+            if value is None:
+                continue
+            if group in FIELD_GROUPS:
+                if group == "timestamp":
+                    extract.time_ms = parse_log_time(value) or extract.time_ms
+                elif group == "level":
+                    extract.level = value.upper()
+                elif group == "message":
+                    extract.message = value
+                else:
+                    extract.fields[group] = value
+                continue
+            name = rule.properties.get(group, group)
+            extract.fields[name] = _literal(value) if name in INPUT_KEYS else _number(value)
+        return extract
+
+    def _from_record(self, delivery: Delivery, record: dict[str, Any], depth: int) -> _Extract | object:
+        kind = record.get("type")
+        if isinstance(kind, str) and kind.startswith("platform."):
+            return self._platform_record(delivery, record, kind)
+        inner_log = record.get("log")
+        if isinstance(inner_log, str) and ("kubernetes" in record or "stream" in record):
+            # Fluent Bit / Kubernetes: the container's own line is inside "log".
+            inner = self._extract(delivery, inner_log.rstrip("\n"), depth + 1)
+            if isinstance(inner, _Extract):
+                k8s = record.get("kubernetes")
+                if isinstance(k8s, dict):
+                    inner.fields["kubernetes"] = {
+                        key: k8s[key]
+                        for key in ("namespace_name", "pod_name", "container_name", "host", "labels")
+                        if key in k8s
+                    }
+                inner.time_ms = inner.time_ms or parse_log_time(record.get("time"))
+            return inner
+        flat = dict(record)
+        attributes = flat.pop("attributes", None)
+        if isinstance(attributes, dict):  # an OpenTelemetry log record
+            flat.update(attributes)
+        message = _first(flat, MESSAGE_KEYS)
+        if isinstance(message, dict):  # Powertools: logger.info({...})
+            flat.update(message)
+            message = None
+        elif isinstance(message, str) and message.lstrip().startswith("{") and depth + 1 < _MAX_JSON_DEPTH:
+            nested = _json_object(message.strip())
+            if nested is not None:
+                flat.update(nested)
+                message = _first(nested, MESSAGE_KEYS)
+        extract = _Extract(flat, message if isinstance(message, str) else None, method="json")
+        level = _first(flat, LEVEL_KEYS)
+        extract.level = level.upper() if isinstance(level, str) else None
+        extract.time_ms = next((t for t in (parse_log_time(flat.get(k)) for k in TIME_KEYS) if t), None)
+        explicit = _first(flat, TYPE_KEYS)
+        operation = flat.get("gen_ai.operation.name")
+        if isinstance(explicit, str) and explicit:
+            extract.event_type = explicit
+        elif isinstance(operation, str) and operation in GEN_AI_OPERATIONS:
+            extract.event_type = GEN_AI_OPERATIONS[operation]
+        elif "errorType" in flat or "errorMessage" in flat:  # Lambda's uncaught-exception record
+            extract.event_type = "error"
+            flat.setdefault("exception_type", flat.get("errorType"))
+            flat.setdefault("error", flat.get("errorMessage"))
+        elif _first(flat, TOOL_KEYS) is not None:
+            has_output = any(key in flat for key in ("output", "result", "tool_output"))
+            extract.event_type = "tool_result" if has_output else "tool_call"
+        request_id = _first(flat, REQUEST_KEYS)
+        if isinstance(request_id, str):
+            delivery.request_id = request_id
+        xray = _xray(_first(flat, XRAY_KEYS))
+        if xray:
+            delivery.xray_trace_id = xray
+        if extract.event_type is None and extract.message:
+            # A structured log whose message is a shape the rules know (LangChain output, ...).
+            by_rule = self._from_text(extract.message, extract.level, extract.time_ms)
+            if by_rule.method == "regex":
+                extract.fields = {**flat, **by_rule.fields}
+                extract.event_type = by_rule.event_type
+        return extract
+
+    # -- Lambda ------------------------------------------------------------------------------
+
+    def _runtime_prefix(self, delivery: Delivery, text: str) -> tuple[str | None, int | None, str]:
+        """Python's ``[LEVEL]\\t<time>\\t<request id>\\t<message>`` or Node's
+        ``<time>\\t<request id>\\t<LEVEL>\\t<message>``; anything else comes back unchanged."""
+        if "\t" not in text:
+            return None, None, text
+        parts = text.split("\t", 3)
+        if len(parts) < 4:
+            return None, None, text
+        first, second, third, body = parts
+        if first.startswith("[") and first.endswith("]") and first[1:-1].upper() in LEVELS:
+            level, time_text, request_id = first[1:-1].upper(), second, third
+        elif third.upper() in LEVELS:
+            level, time_text, request_id = third.upper(), first, second
+        else:
+            return None, None, text
+        time_ms = parse_log_time(time_text)
+        if time_ms is None:
+            return None, None, text
+        if len(request_id) >= 8 and request_id != "undefined":
+            delivery.request_id = request_id
+        return level, time_ms, body
+
+    def _platform_text(self, delivery: Delivery, text: str) -> _Extract | object | None:
+        if text.startswith("START RequestId: "):
+            delivery.request_id = text[17:].split()[0] if len(text) > 17 else delivery.request_id
+            return (
+                _DROP
+                if self.options.drop_start_end
+                else _Extract({}, text, method="platform", event_type="log")
+            )
+        if text.startswith("END RequestId: "):
+            return (
+                _DROP
+                if self.options.drop_start_end
+                else _Extract({}, text, method="platform", event_type="log")
+            )
+        if text.startswith("REPORT RequestId: "):
+            fields: dict[str, Any] = {}
+            for part in text.split("\t"):
+                key, _, value = part.strip().partition(": ")
+                if key == "REPORT RequestId":
+                    delivery.request_id = value.strip()
+                elif key in _REPORT_FIELDS:
+                    fields[_REPORT_FIELDS[key]] = _number(value.split()[0])
+                elif key.endswith("XRAY TraceId"):
+                    delivery.xray_trace_id = value.strip()
+            return _Extract(fields, text, method="platform", event_type="lambda_report")
+        if text.startswith(_PLATFORM_NOISE) and self.options.drop_start_end:
+            return _DROP
+        return None
+
+    def _platform_record(self, delivery: Delivery, record: dict[str, Any], kind: str) -> _Extract | object:
+        body = record.get("record")
+        body = body if isinstance(body, dict) else {}
+        request_id = body.get("requestId")
+        if isinstance(request_id, str):
+            delivery.request_id = request_id
+        tracing = body.get("tracing")
+        if isinstance(tracing, dict):
+            delivery.xray_trace_id = _xray(tracing.get("value")) or delivery.xray_trace_id
+        time_ms = parse_log_time(record.get("time"))
+        if kind == "platform.report":
+            metrics = body.get("metrics")
+            metrics = metrics if isinstance(metrics, dict) else {}
+            fields = {name: metrics[key] for key, name in _REPORT_METRICS.items() if key in metrics}
+            if "status" in body:
+                fields["status"] = body["status"]
+            return _Extract(fields, None, time_ms=time_ms, method="platform", event_type="lambda_report")
+        if self.options.drop_start_end:
+            return _DROP
+        return _Extract(
+            {"platform": kind, **body}, None, time_ms=time_ms, method="platform", event_type="log"
+        )
+
+    # -- normalisation -----------------------------------------------------------------------
+
+    def _event(self, delivery: Delivery, log_id: str, timestamp_ms: int, extract: _Extract) -> dict[str, Any]:
+        fields = extract.fields
+        properties: dict[str, Any] = {}
+        consumed = {*SESSION_KEYS, *AGENT_KEYS, *TYPE_KEYS, *LEVEL_KEYS, *TIME_KEYS}
+        for key, value in fields.items():
+            if key not in consumed and key not in RUNTIME_KEYS and key not in MESSAGE_KEYS:
+                properties[key] = value
+        for name, keys in (("tool_name", TOOL_KEYS), ("tool_input", INPUT_KEYS)):
+            value = _first(fields, keys)
+            if value is not None:
+                properties[name] = value
+                properties.pop(keys[1], None)  # the short alias ("tool", "input") says the same
+        if extract.message is not None:
+            properties["message"] = extract.message
+        level = extract.level
+        if level:
+            properties["level"] = "WARNING" if level == "WARN" else level
+        usage = {
+            "gen_ai.request.model": "model",
+            "gen_ai.usage.input_tokens": "input_tokens",
+            "gen_ai.usage.output_tokens": "output_tokens",
+        }
+        for key, name in usage.items():
+            if key in fields and name not in properties:
+                properties[name] = fields[key]
+        event_type = extract.event_type
+        if event_type is None:
+            event_type = "error" if level in ERROR_LEVELS else "log"
+        session = _first(fields, SESSION_KEYS)
+        session = str(session) if isinstance(session, str | int) and not isinstance(session, bool) else None
+        if session and delivery.request_id:
+            delivery.sessions[delivery.request_id] = session
+        elif not session:
+            session = delivery.sessions.get(delivery.request_id or "") or delivery.request_id
+            session = session or delivery.xray_trace_id
+            if session is None and self.options.session_from_log_stream:
+                session = delivery.log_stream
+        agent = _first(fields, AGENT_KEYS)
+        if delivery.request_id and "request_id" not in properties:
+            properties["request_id"] = delivery.request_id
+        if delivery.xray_trace_id and "xray_trace_id" not in properties:
+            properties["xray_trace_id"] = delivery.xray_trace_id
+        time_ms = extract.time_ms
+        if time_ms is None or time_ms > timestamp_ms + 300_000 or time_ms < 946_684_800_000:
+            # No time in the line, or one the API would refuse (a zone-less local time, ...):
+            # CloudWatch's own timestamp is right, and the line's is kept.
+            if time_ms is not None:
+                properties["line_timestamp_ms"] = time_ms
+            time_ms = timestamp_ms
+        event: dict[str, Any] = {
+            "timestamp": time_ms,
+            "event_type": event_type,
+            "properties": self.redactor.value(properties),
+            "source": {
+                "system": "cloudwatch",
+                "log_group": delivery.log_group,
+                "log_stream": delivery.log_stream,
+                "log_id": log_id,
+            },
+        }
+        if delivery.owner:
+            event["source"]["owner"] = delivery.owner
+        if session:
+            event["session_id"] = self.redactor.text(session)[:256]
+        if isinstance(agent, str | int) and str(agent):
+            event["agent_id"] = self.redactor.text(str(agent))[:256]
+        return event
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _first(mapping: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        value = mapping.get(key)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _literal(text: str) -> Any:
+    """Tool inputs as logged: JSON, or a Python literal (LangChain prints dicts with repr)."""
+    stripped = text.strip()
+    if stripped[:1] in "{[":
+        try:
+            return json.loads(stripped)
+        except ValueError:
+            pass
+        try:
+            value = ast.literal_eval(stripped)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return stripped
+        return value if isinstance(value, dict | list) and _jsonable(value) else stripped
+    if len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "'\"":
+        return stripped[1:-1]
+    return stripped
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _number(text: str) -> Any:
+    """'102.25' -> 102.25, '128' -> 128; anything else unchanged."""
+    if text[:1].isdigit():
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                return float(text)
+            except ValueError:
+                return text
+    return text
+
+
+def _xray(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    match = _XRAY.search(value)
+    return match.group(1) if match else None
