@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "VectaDBTest")
 from vectadb.config import Settings, get_settings  # noqa: E402 - after the environment above
 from vectadb.embedding import MANIFEST, Embedder  # noqa: E402 - after the environment above
 from vectadb.ingestion import IngestPolicy  # noqa: E402 - after the environment above
-from vectadb.localserver import LocalContext, LocalGateway, rest_proxy_event  # noqa: E402 - after the environment above
+from vectadb.localserver import LocalContext, LocalGateway, LocalServer, rest_proxy_event  # noqa: E402 - after the environment above
 from vectadb.runtime import Runtime, set_runtime  # noqa: E402 - after the environment above
 from vectadb.semantic import SemanticIndex  # noqa: E402 - after the environment above
 from vectadb.stores.qdrant import QdrantIndex  # noqa: E402 - after the environment above
@@ -155,3 +156,21 @@ class Api:
 @pytest.fixture
 def api(runtime: Runtime) -> Api:
     return Api()
+
+
+@pytest.fixture
+def local_api(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalServer]:
+    """The local server over real HTTP: the real authorizer, then the real ingestion handler."""
+    monkeypatch.setenv("VECTADB_API_KEYS", TEST_KEY)
+    from authorizer import handler as authorizer_module
+    from ingest.handler import handler as api_handler
+
+    authorizer_module.verifier.cache_clear()
+    gateway = LocalGateway(api_handler, authorizer_module.handler, runtime.settings.max_body_bytes)
+    server = LocalServer(("127.0.0.1", 0), gateway, quiet=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    authorizer_module.verifier.cache_clear()

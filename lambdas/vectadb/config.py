@@ -142,7 +142,7 @@ class ParserSettings(BaseSettings):
     retry_cap_seconds: float = Field(default=10.0, gt=0)
     # Kept back from the Lambda's remaining time, to park what is left in the DLQ.
     deadline_reserve_seconds: float = Field(default=5.0, ge=0)
-    dlq_max_message_bytes: int = Field(default=250_000, ge=10_000, le=1_048_576)
+    dlq_max_message_bytes: int = Field(default=1_000_000, ge=10_000, le=1_048_576)  # SQS: 1 MiB
     secret_max_age_seconds: int = Field(default=300, ge=0)
 
 

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,27 +15,14 @@ import pytest
 import requests
 
 from tests.conftest import MODEL_DIR, TEST_KEY
-from vectadb.localserver import LocalGateway, LocalServer
-from vectadb.runtime import Runtime
+from vectadb.localserver import LocalServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def server(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalServer]:
-    monkeypatch.setenv("VECTADB_API_KEYS", TEST_KEY)
-    from authorizer import handler as authorizer_module
-    from ingest.handler import handler as api_handler
-
-    authorizer_module.verifier.cache_clear()
-    gateway = LocalGateway(api_handler, authorizer_module.handler, runtime.settings.max_body_bytes)
-    srv = LocalServer(("127.0.0.1", 0), gateway, quiet=True)
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    authorizer_module.verifier.cache_clear()
+def server(local_api: LocalServer) -> LocalServer:
+    return local_api
 
 
 AUTH = {"Authorization": f"Bearer {TEST_KEY}"}

@@ -125,10 +125,13 @@ class ApiClient:
         body = ('{"events":[' + ",".join(encoded) + "]}").encode()
         refreshed_key = False
         attempt = 0
+        reason = "no time left to deliver"
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0.05:
-                return self._fail(result, encoded, "transient", "no time left to deliver")
+                return self._fail(
+                    result, encoded, "transient", f"{reason}; out of time after {attempt} tries"
+                )
             result.attempts += 1
             retry_after: float | None = None
             try:

@@ -42,7 +42,7 @@ class Parked:
 
 class DeadLetters:
     def __init__(
-        self, sqs: QueueClient | None, queue_url: str | None, max_message_bytes: int = 250_000
+        self, sqs: QueueClient | None, queue_url: str | None, max_message_bytes: int = 1_000_000
     ) -> None:
         self._sqs = sqs
         self.queue_url = queue_url

@@ -55,6 +55,16 @@ class LocalQueue:
                 break
         return {"Messages": messages} if messages else {}
 
+    def change_message_visibility(
+        self, QueueUrl: str, ReceiptHandle: str, VisibilityTimeout: int
+    ) -> dict[str, Any]:
+        path = self.directory / ReceiptHandle
+        if path.exists():
+            data = json.loads(path.read_text())
+            data["InvisibleUntil"] = time.time() + VisibilityTimeout
+            path.write_text(json.dumps(data))
+        return {}
+
     def delete_message(self, QueueUrl: str, ReceiptHandle: str) -> dict[str, Any]:
         (self.directory / ReceiptHandle).unlink(missing_ok=True)
         return {}

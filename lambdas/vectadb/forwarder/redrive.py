@@ -101,6 +101,7 @@ def redrive(
     def handle(record: SQSRecord) -> Replay:
         return replay(record.body, client, dead_letters, deadline)
 
+    held: list[str] = []  # receipt handles of the messages this run keeps
     while time.monotonic() < deadline:
         received = sqs.receive_message(
             QueueUrl=queue_url,
@@ -115,16 +116,20 @@ def redrive(
         report.messages += len(messages)
         with processor(records=[_record(m) for m in messages], handler=handle):
             outcomes = processor.process()
-        for status, outcome, record in outcomes:
-            if status != "success":
-                report.still_failing += 1
-                continue
-            if outcome.delivered:
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=record.receipt_handle)
+        for status, outcome, record in outcomes:  # record: the dict given to the processor
+            if status == "success" and outcome.delivered:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=record["receiptHandle"])
                 report.delivered += 1
                 report.events_replayed += outcome.accepted
                 report.events_reparked += outcome.reparked
-            else:
+                continue
+            if status == "success":
                 report.kept += 1
+            else:
+                report.still_failing += 1
+            held.append(record["receiptHandle"])
+    # Hidden only while this run drains; visible again for the next run and for people.
+    for handle in held:
+        sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=handle, VisibilityTimeout=0)
     logger.info("redrive: %s", json.dumps(report.as_dict()))
     return report

@@ -499,8 +499,8 @@ def _jsonable(value: Any) -> bool:
 
 
 def _number(text: str) -> Any:
-    """'102.25' -> 102.25, '128' -> 128; anything else unchanged."""
-    if text[:1].isdigit():
+    """'102.25' -> 102.25, '128' -> 128; anything else ('007', 'v2', ...) unchanged."""
+    if text[:1].isdigit() and not (len(text) > 1 and text[0] == "0" and text[1].isdigit()):
         try:
             return int(text)
         except ValueError:

@@ -1,0 +1,483 @@
+"""A corpus of realistic log lines, one for every format the parser knows, with the expected events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from vectadb.logparse.parser import Delivery, LogParser, ParserOptions
+from vectadb.logparse.redaction import Redactor
+from vectadb.logparse.rules import RulesError, default_rules, load_rules, parse_rules
+from vectadb.logparse.times import parse_log_time
+
+CW_TS = 1767805260000  # 2026-01-07T17:01:00Z, when CloudWatch received the lines
+RID = "8f5c1c7e-1b7c-4a4e-9d2a-123456789abc"
+XRAY = "1-67891233-abcdef012345678912345678"
+
+CORPUS: list[tuple[str, str, dict[str, Any]]] = [
+    # (name, message, expected fields: "type", "session", "agent", "ts", and "p.<property>")
+    (
+        "seed tool line",
+        '[2026-01-07T17:00:00Z] Tool: web_search | Input: {"query": "weather SF"}',
+        {
+            "type": "tool_call",
+            "ts": 1767805200000,
+            "p.tool_name": "web_search",
+            "p.tool_input": {"query": "weather SF"},
+        },
+    ),
+    (
+        "python lambda prefix",
+        f"[WARNING]\t2026-01-07T17:00:00.250Z\t{RID}\tslow tool: web_search took 9.2s",
+        {"type": "log", "session": RID, "ts": 1767805200250, "p.level": "WARNING", "p.request_id": RID},
+    ),
+    (
+        "node lambda prefix",
+        f"2026-01-07T17:00:00.500Z\t{RID}\tERROR\tunhandled rejection in planner",
+        {"type": "error", "session": RID, "ts": 1767805200500, "p.level": "ERROR"},
+    ),
+    (
+        "node invoke error",
+        f'2026-01-07T17:00:00.600Z\t{RID}\tERROR\tInvoke Error {{"errorType":"TypeError","errorMessage":"x is undefined","stack":["TypeError: x","    at a (/var/task/index.js:3:9)"]}}',
+        {"type": "error", "p.exception_type": "TypeError", "p.error": "x is undefined", "p.level": "ERROR"},
+    ),
+    (
+        "lambda report line",
+        f"REPORT RequestId: {RID}\tDuration: 102.25 ms\tBilled Duration: 103 ms\tMemory Size: 128 MB\t"
+        f"Max Memory Used: 70 MB\tInit Duration: 130.90 ms\t\nXRAY TraceId: {XRAY}\tSegmentId: 1a2b\tSampled: true",
+        {
+            "type": "lambda_report",
+            "session": RID,
+            "p.duration_ms": 102.25,
+            "p.billed_duration_ms": 103,
+            "p.memory_size_mb": 128,
+            "p.max_memory_used_mb": 70,
+            "p.init_duration_ms": 130.9,
+            "p.xray_trace_id": XRAY,
+        },
+    ),
+    (
+        "lambda json log format",
+        f'{{"timestamp":"2026-01-07T17:00:01.000Z","level":"INFO","message":"planning step 2","logger":"agent",'
+        f'"requestId":"{RID}"}}',
+        {
+            "type": "log",
+            "session": RID,
+            "ts": 1767805201000,
+            "p.message": "planning step 2",
+            "p.level": "INFO",
+        },
+    ),
+    (
+        "lambda json platform.report",
+        f'{{"time":"2026-01-07T17:00:02.000Z","type":"platform.report","record":{{"requestId":"{RID}",'
+        f'"metrics":{{"durationMs":1234.5,"billedDurationMs":1235,"memorySizeMB":512,"maxMemoryUsedMB":180,'
+        f'"initDurationMs":250.1}},"tracing":{{"type":"X-Amzn-Trace-Id","value":"Root={XRAY};Sampled=1"}},'
+        f'"status":"success"}}}}',
+        {
+            "type": "lambda_report",
+            "ts": 1767805202000,
+            "p.duration_ms": 1234.5,
+            "p.init_duration_ms": 250.1,
+            "p.status": "success",
+            "p.xray_trace_id": XRAY,
+        },
+    ),
+    (
+        "powertools logger with a dict message",
+        '{"level":"INFO","location":"tools:58","message":{"tool":"crm_lookup","input":{"customer":"C-1"}},'
+        '"timestamp":"2026-01-07 17:00:03,123+0000","service":"support","cold_start":false,'
+        f'"function_request_id":"{RID}","xray_trace_id":"{XRAY}","conversation_id":"conv-1","agent":"support-bot"}}',
+        {
+            "type": "tool_call",
+            "session": "conv-1",
+            "agent": "support-bot",
+            "ts": 1767805203123,
+            "p.tool_name": "crm_lookup",
+            "p.tool_input": {"customer": "C-1"},
+            "p.service": "support",
+            "absent": ["cold_start", "location", "tool", "input"],
+        },
+    ),
+    (
+        "explicit type is kept",
+        '{"type": "guardrail_block", "message": "blocked a prompt injection", "sessionId": "s-9"}',
+        {"type": "guardrail_block", "session": "s-9"},
+    ),
+    (
+        "fluent bit kubernetes wrapper",
+        '{"log":"{\\"level\\":\\"warning\\",\\"msg\\":\\"retrying tool\\",\\"thread_id\\":\\"t-5\\"}\\n",'
+        '"stream":"stdout","time":"2026-01-07T17:00:04.000Z",'
+        '"kubernetes":{"pod_name":"agent-1","namespace_name":"ai","container_name":"agent","labels":{"app":"a"}}}',
+        {
+            "type": "log",
+            "session": "t-5",
+            "ts": 1767805204000,
+            "p.level": "WARNING",
+            "p.message": "retrying tool",
+            "p.kubernetes": {
+                "pod_name": "agent-1",
+                "namespace_name": "ai",
+                "container_name": "agent",
+                "labels": {"app": "a"},
+            },
+        },
+    ),
+    (
+        "fluent bit wrapping a text line",
+        '{"log":"2026-01-07T17:00:05Z ERROR payment tool failed\\n","stream":"stderr","kubernetes":{"pod_name":"p"}}',
+        {"type": "error", "ts": 1767805205000, "p.level": "ERROR", "p.message": "payment tool failed"},
+    ),
+    (
+        "otel genai execute_tool",
+        '{"timeUnixNano": 1767805206000000000, "severityText": "INFO", "body": "tool run", "attributes": '
+        '{"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "calculator", "gen_ai.conversation.id": "c-7",'
+        ' "gen_ai.agent.id": "math-1", "gen_ai.agent.name": "math"}}',
+        {
+            "type": "tool_call",
+            "session": "c-7",
+            "agent": "math-1",
+            "ts": 1767805206000,
+            "p.tool_name": "calculator",
+        },
+    ),
+    (
+        "otel genai chat with usage",
+        '{"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 950, '
+        '"gen_ai.usage.output_tokens": 120, "gen_ai.agent.name": "planner", "cost_usd": 0.0123}',
+        {
+            "type": "llm_call",
+            "agent": "planner",
+            "p.model": "gpt-4o",
+            "p.input_tokens": 950,
+            "p.output_tokens": 120,
+            "p.cost_usd": 0.0123,
+        },
+    ),
+    (
+        "otel genai invoke_agent",
+        '{"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "router"}',
+        {"type": "agent_start", "agent": "router"},
+    ),
+    (
+        "otel generate_content and text_completion",
+        '{"gen_ai.operation.name": "generate_content", "gen_ai.request.model": "gemini-1.5-pro"}',
+        {"type": "llm_call", "p.model": "gemini-1.5-pro"},
+    ),
+    (
+        "langchain invoking with a python dict",
+        "\x1b[32;1m\x1b[1;3m\nInvoking: `get_weather` with `{'city': 'San Francisco', 'units': 'metric'}`\n\n\n\x1b[0m",
+        {
+            "type": "tool_call",
+            "p.tool_name": "get_weather",
+            "p.tool_input": {"city": "San Francisco", "units": "metric"},
+        },
+    ),
+    (
+        "langchain react action block",
+        "Thought: I should look this up\nAction: wikipedia\nAction Input: Alan Turing",
+        {"type": "tool_call", "p.tool_name": "wikipedia", "p.tool_input": "Alan Turing"},
+    ),
+    ("langchain action alone", "Action: calculator", {"type": "tool_call", "p.tool_name": "calculator"}),
+    ("langchain action input alone", "Action Input: 2 + 2", {"type": "tool_call", "p.tool_input": "2 + 2"}),
+    ("langchain observation", "Observation: 4", {"type": "tool_result", "p.output": 4}),
+    (
+        "langchain final answer",
+        "Thought: I now know the final answer\nFinal Answer: The answer is 4.",
+        {"type": "agent_end", "p.output": "The answer is 4."},
+    ),
+    (
+        "langchain entering chain",
+        "\x1b[1m> Entering new AgentExecutor chain...\x1b[0m",
+        {"type": "agent_start", "p.chain": "AgentExecutor"},
+    ),
+    ("langchain finished chain", "\x1b[1m> Finished chain.\x1b[0m", {"type": "agent_end"}),
+    (
+        "langchain tool start (console tracer)",
+        '[tool/start] [chain:AgentExecutor > tool:tavily_search] Entering Tool run with input:\n"weather in SF"',
+        {"type": "tool_call", "p.tool_name": "tavily_search", "p.tool_input": "weather in SF"},
+    ),
+    (
+        "langchain tool end (console tracer)",
+        '[tool/end] [chain:AgentExecutor > tool:tavily_search] [1.52s] Exiting Tool run with output:\n"14C"',
+        {"type": "tool_result", "p.tool_name": "tavily_search", "p.duration": "1.52s"},
+    ),
+    (
+        "langchain llm start (console tracer)",
+        '[llm/start] [chain:AgentExecutor > llm:ChatOpenAI] Entering LLM run with input:\n{"prompts": ["Human: hi"]}',
+        {"type": "llm_call", "p.model": "ChatOpenAI"},
+    ),
+    (
+        "langchain llm end (console tracer)",
+        "[llm/end] [chain:AgentExecutor > llm:ChatOpenAI] [2.31s] Exiting LLM run with output:\n{}",
+        {"type": "llm_call", "p.model": "ChatOpenAI", "p.duration": "2.31s"},
+    ),
+    (
+        "openai sdk http line",
+        'HTTP Request: POST https://api.openai.com/v1/chat/completions "HTTP/1.1 200 OK"',
+        {"type": "llm_call", "p.provider": "openai", "p.status_code": 200},
+    ),
+    (
+        "anthropic sdk http line",
+        'HTTP Request: POST https://api.anthropic.com/v1/messages "HTTP/1.1 529 Overloaded"',
+        {"type": "llm_call", "p.provider": "anthropic", "p.status_code": 529},
+    ),
+    (
+        "llm usage line",
+        "llm call model=gpt-4o-mini prompt_tokens=120 completion_tokens=30 cost=$0.0004",
+        {
+            "type": "llm_call",
+            "p.model": "gpt-4o-mini",
+            "p.input_tokens": 120,
+            "p.output_tokens": 30,
+            "p.cost": 0.0004,
+        },
+    ),
+    (
+        "python traceback (logging.exception)",
+        'tool failed\nTraceback (most recent call last):\n  File "/var/task/tools.py", line 12, in run\n'
+        "    return client.get(url)\nrequests.exceptions.ConnectTimeout: timed out after 10s",
+        {
+            "type": "error",
+            "p.exception_type": "requests.exceptions.ConnectTimeout",
+            "p.error": "timed out after 10s",
+        },
+    ),
+    (
+        "lambda uncaught python exception",
+        f"[ERROR]\t2026-01-07T17:00:09.000Z\t{RID}\tKeyError: 'customer_id'\nTraceback (most recent call last):\n"
+        '  File "/var/task/app.py", line 5, in handler\n    x = event["customer_id"]',
+        {"type": "error", "p.exception_type": "KeyError", "p.error": "'customer_id'", "p.level": "ERROR"},
+    ),
+    (
+        "lambda json uncaught exception",
+        '{"timestamp":"2026-01-07T17:00:10Z","level":"ERROR","errorType":"ValueError","errorMessage":"bad input",'
+        '"stackTrace":["  File \\"/var/task/app.py\\", line 3"],"requestType":"invoke"}',
+        {"type": "error", "p.exception_type": "ValueError", "p.error": "bad input"},
+    ),
+    (
+        "fallback keeps the message",
+        "user clicked the thumbs-up button",
+        {"type": "log", "ts": CW_TS, "p.message": "user clicked the thumbs-up button"},
+    ),
+    (
+        "a line time far in the future falls back to CloudWatch's",
+        "2027-06-01T00:00:00Z INFO clock skew on this host",
+        {"type": "log", "ts": CW_TS, "p.line_timestamp_ms": 1811808000000},
+    ),
+    (
+        "secrets are redacted everywhere",
+        '{"message": "calling api with key sk-ant-abcdefghijklmnopqrstuvwxyz123", "password": "hunter2",'
+        ' "user": "ana@example.com", "session_id": "s-1"}',
+        {
+            "p.message": "calling api with key [REDACTED:api_key]",
+            "p.password": "[REDACTED:secret]",
+            "p.user": "[REDACTED:email]",
+        },
+    ),
+]
+
+
+def _delivery() -> Delivery:
+    return Delivery("/aws/lambda/agent", "2026/01/07/[$LATEST]abc", "123456789012")
+
+
+def _check(event: dict[str, Any], expected: dict[str, Any]) -> None:
+    aliases = {"type": "event_type", "session": "session_id", "agent": "agent_id", "ts": "timestamp"}
+    for key, value in expected.items():
+        if key == "absent":
+            for name in value:
+                assert name not in event["properties"], name
+        elif key.startswith("p."):
+            assert event["properties"].get(key[2:]) == value, (key, event["properties"])
+        else:
+            assert event.get(aliases[key]) == value, (key, event)
+
+
+@pytest.mark.parametrize(("name", "message", "expected"), CORPUS, ids=[c[0] for c in CORPUS])
+def test_corpus(name: str, message: str, expected: dict[str, Any]) -> None:
+    parser = LogParser(default_rules())
+    event = parser.parse_line(_delivery(), "37914201234567890", CW_TS, message)
+    assert event is not None
+    _check(event, expected)
+    assert event["source"] == {
+        "system": "cloudwatch",
+        "log_group": "/aws/lambda/agent",
+        "log_stream": "2026/01/07/[$LATEST]abc",
+        "log_id": "37914201234567890",
+        "owner": "123456789012",
+    }
+
+
+def test_every_default_rule_is_exercised_by_the_corpus() -> None:
+    parser = LogParser(default_rules())
+    used = set()
+    for _, message, _ in CORPUS:
+        event = parser.parse_line(_delivery(), "1", CW_TS, message)
+        if event and "rule" in event["properties"]:
+            used.add(event["properties"]["rule"])
+    assert used == set(default_rules().names)
+
+
+def test_lambda_session_follows_the_stream() -> None:
+    """print() lines carry no request id: they belong to the request the stream is running."""
+    parser = LogParser(default_rules())
+    delivery = _delivery()
+    lines = [
+        ("1", f"START RequestId: {RID} Version: $LATEST"),
+        ("2", "print from the handler"),
+        ("3", f'{{"message": "picked a session", "session_id": "chat-77", "requestId": "{RID}"}}'),
+        ("4", "another print"),
+        ("5", f"END RequestId: {RID}"),
+        ("6", f"REPORT RequestId: {RID}\tDuration: 1.00 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB"),
+        ("7", "START RequestId: 22222222-3333-4444-5555-666666666666 Version: $LATEST"),
+        ("8", "print in the next request"),
+    ]
+    events, stats = parser.parse_delivery(delivery, [(i, CW_TS, m) for i, m in lines])
+    assert [e.get("session_id") for e in events] == [
+        RID,
+        "chat-77",
+        "chat-77",
+        "chat-77",
+        "22222222-3333-4444-5555-666666666666",
+    ]
+    assert (stats.lines, stats.dropped, stats.events) == (8, 3, 5)
+
+
+def test_xray_then_nothing() -> None:
+    parser = LogParser(default_rules())
+    delivery = Delivery("/ecs/agent", "ecs/agent/abc")
+    event = parser.parse_line(delivery, "1", CW_TS, f'{{"message": "hi", "xray_trace_id": "{XRAY}"}}')
+    assert event is not None and event["session_id"] == XRAY
+    bare = parser.parse_line(Delivery("/ecs/agent", "s"), "2", CW_TS, "no context at all")
+    assert bare is not None and "session_id" not in bare
+
+
+def test_the_log_stream_as_session_is_an_option() -> None:
+    parser = LogParser(default_rules(), ParserOptions(session_from_log_stream=True))
+    event = parser.parse_line(Delivery("/ecs/agent", "ecs/agent/task-1"), "1", CW_TS, "hello")
+    assert event is not None and event["session_id"] == "ecs/agent/task-1"
+
+
+def test_start_and_end_can_be_kept() -> None:
+    parser = LogParser(default_rules(), ParserOptions(drop_start_end=False))
+    events, stats = parser.parse_delivery(
+        _delivery(),
+        [("1", CW_TS, f"START RequestId: {RID} Version: 1"), ("2", CW_TS, f"END RequestId: {RID}")],
+    )
+    assert [e["event_type"] for e in events] == ["log", "log"]
+    assert stats.dropped == 0
+
+
+def test_include_and_exclude_with_exclude_winning() -> None:
+    rules = load_rules("rules: []\ninclude: ['agent']\nexclude: ['healthcheck']\n", "test.yaml")
+    parser = LogParser(rules)
+    lines = [("1", CW_TS, "agent step"), ("2", CW_TS, "agent healthcheck ok"), ("3", CW_TS, "other")]
+    events, stats = parser.parse_delivery(_delivery(), lines)
+    assert [e["properties"]["message"] for e in events] == ["agent step"]
+    assert stats.filtered == 2
+
+
+def test_custom_rules_come_first_and_redact_more() -> None:
+    text = """
+rules:
+  - name: refund
+    contains: refund
+    pattern: 'refund of (?P<amount>[\\d.]+) for order (?P<order>\\d+)'
+    event_type: tool_call
+    properties: {order: order_id}
+redact:
+  - name: customer_number
+    pattern: 'CUST-\\d{6}'
+"""
+    parser = LogParser(load_rules(text, "custom.yaml"))
+    event = parser.parse_line(_delivery(), "1", CW_TS, "refund of 12.50 for order 991 (CUST-123456)")
+    padded = parser.parse_line(_delivery(), "3", CW_TS, "refund of 1 for order 0042")
+    assert padded is not None and padded["properties"]["order_id"] == "0042"  # not a number: keep the zeros
+    assert event is not None
+    assert (event["event_type"], event["properties"]["amount"], event["properties"]["order_id"]) == (
+        "tool_call",
+        12.5,
+        991,
+    )
+    assert "[REDACTED:customer_number]" in event["properties"]["message"]
+    fallback = parser.parse_line(_delivery(), "2", CW_TS, "Observation: still uses the shipped rules")
+    assert fallback is not None and fallback["event_type"] == "tool_result"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "rules:\n  - name: broken\n    pattern: '(unclosed'\n    event_type: x\n",
+            "rule 'broken' (#1): the pattern",
+        ),
+        (
+            "rules:\n  - name: ok\n    pattern: 'a'\n    event_type: x\n  - name: no_type\n    pattern: 'b'\n",
+            "rule 'no_type' (#2): event_type",
+        ),
+        (
+            "rules:\n  - name: bad\n    pattern: '(?P<a>x)'\n    event_type: x\n    properties: {b: c}\n",
+            "rule 'bad' (#1): properties map groups",
+        ),
+        (
+            "rules:\n  - name: f\n    pattern: 'x'\n    event_type: x\n    flags: [verbose]\n",
+            "rule 'f' (#1): flags",
+        ),
+        (
+            "rules:\n  - name: d\n    pattern: 'x'\n    event_type: x\n  - name: d\n    pattern: 'y'\n    event_type: y\n",
+            "repeated: ['d']",
+        ),
+        ("rules: [\n", "not valid YAML"),
+        ("- just a list\n", "expected a mapping"),
+        ("include: ['(']\n", "include pattern"),
+    ],
+)
+def test_a_bad_rules_file_names_the_bad_rule(text: str, message: str) -> None:
+    with pytest.raises(RulesError) as exc:
+        parse_rules(text, "rules.yaml")
+    assert message in str(exc.value)
+    assert str(exc.value).startswith("rules.yaml")
+
+
+@pytest.mark.parametrize(
+    ("value", "ms"),
+    [
+        ("2026-01-07T17:00:00Z", 1767805200000),
+        ("2026-01-07T17:00:00.123456Z", 1767805200123),
+        ("2026-01-07 17:00:00,123+0000", 1767805200123),
+        ("2026-01-07T19:00:00+02:00", 1767805200000),
+        ("2026-01-07T17:00:00", 1767805200000),
+        (1767805200, 1767805200000),
+        (1767805200123, 1767805200123),
+        (1767805200123456, 1767805200123),
+        (1767805200123456789, 1767805200123),
+        ("1767805200123", 1767805200123),
+        ("yesterday", None),
+        (True, None),
+        (None, None),
+        ("2026-02-30T00:00:00Z", None),
+    ],
+)
+def test_log_times(value: object, ms: int | None) -> None:
+    assert parse_log_time(value) == ms
+
+
+def test_redaction_patterns() -> None:
+    redactor = Redactor()
+    cases = {
+        "mail bob.smith+test@example.co.uk now": "mail [REDACTED:email] now",
+        "AKIAIOSFODNN7EXAMPLE": "[REDACTED:aws_access_key]",
+        "Authorization: Bearer eyJ0eXAiOiJKV1QiLCJh": "Authorization: Bearer [REDACTED:bearer_token]",
+        "token=ghp_abcdefghijklmnopqrstuvwxyz0123456789": "token=[REDACTED:api_key]",
+        "OPENAI_API_KEY=sk-proj-0123456789abcdefghijklmn": "OPENAI_API_KEY=[REDACTED:api_key]",
+        '"api_key": "abcd1234efgh"': '"api_key": "[REDACTED:secret]"',
+        "password: correct-horse": "password: [REDACTED:secret]",
+        "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY": "aws_secret_access_key=[REDACTED:aws_secret_key]",
+        "the key to success is practice": "the key to success is practice",
+    }
+    for raw, redacted in cases.items():
+        assert redactor.text(raw) == redacted, raw
+    nested = redactor.value({"headers": {"Authorization": "Basic dXNlcjpwYXNz"}, "list": ["a@b.io"]})
+    assert nested == {"headers": {"Authorization": "[REDACTED:secret]"}, "list": ["[REDACTED:email]"]}
