@@ -20,9 +20,10 @@ $(MODEL): $(STAMP) layers/model/build.py layers/model/bert_onnx.py
 
 model: $(MODEL)
 
-## Start the local API on http://127.0.0.1:8080 with embedded stores under ./.vectadb/
+## Start the local API on http://127.0.0.1:8080 with embedded stores under ./.vectadb/,
+## and feed the demo agents' logs through the parser so that there are traces to look at
 dev: $(STAMP) $(MODEL)
-	$(BIN)/python -m vectadb.localserver
+	$(BIN)/python -m vectadb.localserver --demo lambdas/parser/demo
 
 ## Lint, then run the whole test suite (pytest's exit code 5, "no tests collected", is reported, not hidden)
 test: $(STAMP) $(MODEL) lint

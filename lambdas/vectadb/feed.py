@@ -73,7 +73,7 @@ def feed(
     totals = {"deliveries": 0, "lines": 0, "events": 0, "accepted": 0, "duplicates": 0, "parked": 0}
     try:
         for path in files:
-            group = log_group if log_group != "/vectadb/feed" else f"/vectadb/feed/{path.stem}"
+            group = f"{log_group}/{path.stem}"
             for event in deliveries(path, group, log_stream):
                 result = handler(event, LocalContext(function_name="vectadb-parser", timeout_ms=300_000))
                 totals["deliveries"] += 1
@@ -91,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--api-key", default=None, help="default: the key `make dev` keeps in .vectadb/dev-api-key"
     )
-    parser.add_argument("--log-group", default="/vectadb/feed")
+    parser.add_argument(
+        "--log-group", default="/vectadb/feed", help="a prefix: each file becomes <prefix>/<name>"
+    )
     parser.add_argument("--log-stream", default=None)
     parser.add_argument("--dlq-dir", type=Path, default=Path(".vectadb/dlq"))
     args = parser.parse_args(argv)

@@ -266,10 +266,31 @@ def _dev_api_key() -> str:
     return key
 
 
+def _feed_demo(folder: Path, url: str, key: str) -> None:
+    """The demo agents' logs, through the real parser handler, into this server (idempotent)."""
+    from vectadb.feed import feed
+
+    files = sorted(folder.glob("*.log"))
+    try:
+        totals = feed(files, url, key, log_group="/vectadb/demo", dlq_dir=DATA_DIR / "dlq")
+    except Exception as exc:  # noqa: BLE001 - the demo is a convenience; the server keeps running
+        print(f"vectadb: the demo feed failed: {exc}", flush=True)
+        return
+    print(
+        f"vectadb: fed {len(files)} demo log files through the parser: {totals['events']} events "
+        f"({totals['duplicates']} already stored, {totals['parked']} parked). Try:\n"
+        f"    curl -s '{url}/api/v1/traces' -H 'Authorization: Bearer {key}'",
+        flush=True,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the VectaDB API locally on embedded stores.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument(
+        "--demo", type=Path, default=None, help="log files to feed through the parser at start"
+    )
     args = parser.parse_args(argv)
 
     # Configure the functions the way Lambda would: through their environment.
@@ -277,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     if not os.environ.get("VECTADB_API_KEYS") and not os.environ.get("VECTADB_API_KEY_HASHES"):
         shown_key = _dev_api_key()
         os.environ["VECTADB_API_KEYS"] = shown_key
-        os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    feed_key = shown_key or os.environ.get("VECTADB_API_KEYS", "").split(",")[0].strip() or None
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
     from authorizer.handler import handler as authorizer_handler
     from ingest.handler import handler as api_handler
@@ -330,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
         f"  Ctrl-C stops the server.",
         flush=True,
     )
+    if args.demo is not None and feed_key:
+        threading.Thread(target=_feed_demo, args=(args.demo, server.url, feed_key), daemon=True).start()
     try:
         server.serve_forever()
     finally:
