@@ -479,5 +479,10 @@ def test_redaction_patterns() -> None:
     }
     for raw, redacted in cases.items():
         assert redactor.text(raw) == redacted, raw
-    nested = redactor.value({"headers": {"Authorization": "Basic dXNlcjpwYXNz"}, "list": ["a@b.io"]})
-    assert nested == {"headers": {"Authorization": "[REDACTED:secret]"}, "list": ["[REDACTED:email]"]}
+    structured = redactor.text(
+        '{"headers": {"Authorization": "Basic dXNlcjpwYXNz"}, "list": ["a@b.io"], "token": 12345}'
+    )
+    assert structured == (
+        '{"headers": {"Authorization": "[REDACTED:secret]"}, "list": ["[REDACTED:email]"], "token": [REDACTED:secret]}'
+    )
+    assert redactor.text("max_tokens: 256, input_tokens=12") == "max_tokens: 256, input_tokens=12"

@@ -88,6 +88,15 @@ _REPORT_METRICS = {
     "initDurationMs": "init_duration_ms",
 }
 _PLATFORM_NOISE = ("INIT_START", "INIT_REPORT", "INIT_RUNTIME_DONE", "EXTENSION", "TELEMETRY", "RESTORE_")
+_PLATFORM_INITIALS = frozenset("SERIT")  # START, END, REPORT, INIT_*, EXTENSION, TELEMETRY, RESTORE_*
+_NOT_PROPERTIES = frozenset(
+    {*SESSION_KEYS, *AGENT_KEYS, *TYPE_KEYS, *LEVEL_KEYS, *TIME_KEYS, *RUNTIME_KEYS, *MESSAGE_KEYS}
+)
+_GEN_AI_USAGE = (
+    ("gen_ai.request.model", "model"),
+    ("gen_ai.usage.input_tokens", "input_tokens"),
+    ("gen_ai.usage.output_tokens", "output_tokens"),
+)
 _NODE_INVOKE_ERROR = "Invoke Error "
 _MAX_JSON_DEPTH = 3  # a JSON message inside a JSON record inside a Fluent Bit wrapper
 
@@ -178,7 +187,8 @@ class LogParser:
         if not self.rules.admits(message):
             stats.filtered += 1
             return None
-        extract = self._extract(delivery, message.rstrip("\n"), 0)
+        # Redact the line once, before it is taken apart: every value below comes from it.
+        extract = self._extract(delivery, self.redactor.text(message.rstrip("\n")), 0)
         if extract is _DROP:
             stats.dropped += 1
             return None
@@ -189,14 +199,15 @@ class LogParser:
     # -- extraction --------------------------------------------------------------------------
 
     def _extract(self, delivery: Delivery, text: str, depth: int) -> _Extract | object:
-        stripped = text.lstrip()
-        if stripped.startswith("{") and depth < _MAX_JSON_DEPTH:
-            record = _json_object(stripped)
+        first = text[:1]
+        if (first == "{" or (first.isspace() and text.lstrip().startswith("{"))) and depth < _MAX_JSON_DEPTH:
+            record = _json_object(text.strip())
             if record is not None:
                 return self._from_record(delivery, record, depth)
-        platform = self._platform_text(delivery, text)
-        if platform is not None:
-            return platform
+        if first in _PLATFORM_INITIALS:
+            platform = self._platform_text(delivery, text)
+            if platform is not None:
+                return platform
         level, time_ms, body = self._runtime_prefix(delivery, text)
         if body.startswith(_NODE_INVOKE_ERROR):  # Node's runtime: Invoke Error {"errorType": ...}
             record = _json_object(body[len(_NODE_INVOKE_ERROR) :].strip())
@@ -278,7 +289,12 @@ class LogParser:
         extract = _Extract(flat, message if isinstance(message, str) else None, method="json")
         level = _first(flat, LEVEL_KEYS)
         extract.level = level.upper() if isinstance(level, str) else None
-        extract.time_ms = next((t for t in (parse_log_time(flat.get(k)) for k in TIME_KEYS) if t), None)
+        for key in TIME_KEYS:
+            value = flat.get(key)
+            if value is not None:
+                extract.time_ms = parse_log_time(value)
+                if extract.time_ms is not None:
+                    break
         explicit = _first(flat, TYPE_KEYS)
         operation = flat.get("gen_ai.operation.name")
         if isinstance(explicit, str) and explicit:
@@ -386,33 +402,28 @@ class LogParser:
 
     def _event(self, delivery: Delivery, log_id: str, timestamp_ms: int, extract: _Extract) -> dict[str, Any]:
         fields = extract.fields
-        properties: dict[str, Any] = {}
-        consumed = {*SESSION_KEYS, *AGENT_KEYS, *TYPE_KEYS, *LEVEL_KEYS, *TIME_KEYS}
-        for key, value in fields.items():
-            if key not in consumed and key not in RUNTIME_KEYS and key not in MESSAGE_KEYS:
-                properties[key] = value
-        for name, keys in (("tool_name", TOOL_KEYS), ("tool_input", INPUT_KEYS)):
-            value = _first(fields, keys)
-            if value is not None:
-                properties[name] = value
-                properties.pop(keys[1], None)  # the short alias ("tool", "input") says the same
+        properties = {key: value for key, value in fields.items() if key not in _NOT_PROPERTIES}
+        if fields:
+            for name, keys in (("tool_name", TOOL_KEYS), ("tool_input", INPUT_KEYS)):
+                value = _first(fields, keys)
+                if value is not None:
+                    properties[name] = value
+                    properties.pop(keys[1], None)  # the short alias ("tool", "input") says the same
         if extract.message is not None:
             properties["message"] = extract.message
         level = extract.level
         if level:
             properties["level"] = "WARNING" if level == "WARN" else level
-        usage = {
-            "gen_ai.request.model": "model",
-            "gen_ai.usage.input_tokens": "input_tokens",
-            "gen_ai.usage.output_tokens": "output_tokens",
-        }
-        for key, name in usage.items():
-            if key in fields and name not in properties:
-                properties[name] = fields[key]
         event_type = extract.event_type
         if event_type is None:
             event_type = "error" if level in ERROR_LEVELS else "log"
-        session = _first(fields, SESSION_KEYS)
+        session = agent = None
+        if fields:  # text lines have few fields or none: skip the lookups
+            for key, name in _GEN_AI_USAGE:
+                if key in fields and name not in properties:
+                    properties[name] = fields[key]
+            session = _first(fields, SESSION_KEYS)
+            agent = _first(fields, AGENT_KEYS)
         session = str(session) if isinstance(session, str | int) and not isinstance(session, bool) else None
         if session and delivery.request_id:
             delivery.sessions[delivery.request_id] = session
@@ -421,7 +432,6 @@ class LogParser:
             session = session or delivery.xray_trace_id
             if session is None and self.options.session_from_log_stream:
                 session = delivery.log_stream
-        agent = _first(fields, AGENT_KEYS)
         if delivery.request_id and "request_id" not in properties:
             properties["request_id"] = delivery.request_id
         if delivery.xray_trace_id and "xray_trace_id" not in properties:
@@ -436,7 +446,7 @@ class LogParser:
         event: dict[str, Any] = {
             "timestamp": time_ms,
             "event_type": event_type,
-            "properties": self.redactor.value(properties),
+            "properties": properties,
             "source": {
                 "system": "cloudwatch",
                 "log_group": delivery.log_group,
@@ -447,9 +457,9 @@ class LogParser:
         if delivery.owner:
             event["source"]["owner"] = delivery.owner
         if session:
-            event["session_id"] = self.redactor.text(session)[:256]
+            event["session_id"] = session[:256]
         if isinstance(agent, str | int) and str(agent):
-            event["agent_id"] = self.redactor.text(str(agent))[:256]
+            event["agent_id"] = str(agent)[:256]
         return event
 
 

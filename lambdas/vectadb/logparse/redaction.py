@@ -1,108 +1,97 @@
 """Redaction of secrets before anything leaves the parser. Agents log secrets.
 
-One combined regular expression makes a single pass over each string. Values under keys that
-name a secret (``password``, ``api_key``, ``authorization``, ...) are replaced whole.
+The parser redacts each raw line once, before taking it apart, so every value it extracts is
+clean. A rule runs only on text that holds one of its trigger words (one pass over the lower-cased
+text finds them; most log lines hold no secret at all). A value after a key that names a secret
+(``"password": ...``, ``api_key=...``, ``Authorization: Basic ...``) is replaced, key kept.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 _KEYED = r"[\"']?\s*[:=]\s*[\"']?"
+_SCHEME = r"(?:(?:basic|bearer|digest|token)\s+)?"
 
 
 @dataclass(frozen=True)
 class RedactionRule:
-    """``pattern`` is replaced by ``[REDACTED:<name>]``; text matched by ``keep`` at its start stays."""
+    """``pattern`` is replaced by ``[REDACTED:<name>]``; text matched by ``keep`` at its start stays.
+    With ``triggers``, the rule runs only on text holding one of them (lower case)."""
 
     name: str
     pattern: str
     keep: str | None = None
+    triggers: tuple[str, ...] = ()
 
 
 BUILTIN_RULES: tuple[RedactionRule, ...] = (
-    RedactionRule("aws_access_key", r"\b(?:AKIA|ASIA|AIDA|AROA|ANPA|ANVA|AGPA)[A-Z0-9]{16}\b"),
+    RedactionRule(
+        "aws_access_key",
+        r"\b(?:AKIA|ASIA|AIDA|AROA|ANPA|ANVA|AGPA)[A-Z0-9]{16}\b",
+        triggers=("akia", "asia", "aida", "aroa", "anpa", "anva", "agpa"),
+    ),
     RedactionRule(
         "aws_secret_key",
         rf"(?i)aws_secret_access_key{_KEYED}[A-Za-z0-9/+=]{{40}}",
         rf"(?i)aws_secret_access_key{_KEYED}",
+        triggers=("aws_secret_access_key",),
     ),
-    RedactionRule("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
-    RedactionRule("bearer_token", r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]{8,}=*", r"(?i)bearer\s+"),
+    RedactionRule(
+        "jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", triggers=("eyj",)
+    ),
+    RedactionRule(
+        "bearer_token", r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]{8,}=*", r"(?i)bearer\s+", triggers=("bearer",)
+    ),
     RedactionRule(
         "api_key",
         r"\b(?:sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}|xox[abprs]-[A-Za-z0-9-]{10,}|gh[pousr]_[A-Za-z0-9]{30,}"
         r"|AIza[0-9A-Za-z_-]{35}|vdb_[A-Za-z0-9_-]{40,})",
+        triggers=("sk-", "xox", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "aiza", "vdb_"),
     ),
     RedactionRule(
         "secret",
-        r"(?i)\b(?:api[_-]?key|x-api-key|access[_-]?token|auth[_-]?token|client[_-]?secret|secret|passw(?:or)?d)"
-        rf"{_KEYED}[^\s\"',;{{}}]{{4,}}",
+        r"(?i)\b(?:api[_-]?key|x-api-key|(?:access|auth|refresh|id)[_-]?token|token|client[_-]?secret|secret"
+        r"|passw(?:or)?d|authorization|private[_-]?key)"
+        # The value, with an auth scheme if any, unless an earlier rule has redacted it already.
+        rf"{_KEYED}(?!{_SCHEME}\[REDACTED){_SCHEME}[^\s\"',;{{}}]{{4,}}",
         rf"(?i)[\w-]+{_KEYED}",
+        triggers=("key", "token", "secret", "passw", "authorization"),
     ),
-    RedactionRule("email", r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"),
-)
-SECRET_KEYS = frozenset(
-    {
-        "password",
-        "passwd",
-        "secret",
-        "api_key",
-        "apikey",
-        "x-api-key",
-        "authorization",
-        "access_token",
-        "auth_token",
-        "token",
-        "client_secret",
-        "aws_secret_access_key",
-        "private_key",
-    }
+    RedactionRule("email", r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b", triggers=("@",)),
 )
 
 
-def _scoped(pattern: str) -> str:
-    """Inline flags apply to a whole expression in Python: scope each rule's own."""
-    match = re.match(r"^\(\?([aiLmsux]+)\)", pattern)
-    return f"(?{match.group(1)}:{pattern[match.end() :]})" if match else pattern
+class _Compiled:
+    def __init__(self, rule: RedactionRule) -> None:
+        self.name = rule.name
+        self.regex = re.compile(rule.pattern)
+        self.keep = re.compile(rule.keep) if rule.keep else None
+        self.triggers = rule.triggers
 
 
 class Redactor:
     def __init__(self, extra: Iterable[RedactionRule] = ()) -> None:
-        rules = [*BUILTIN_RULES, *extra]
-        self._rules = rules
-        self._keep = [re.compile(rule.keep) if rule.keep else None for rule in rules]
-        self._regex = re.compile(
-            "|".join(f"(?P<r{i}>{_scoped(rule.pattern)})" for i, rule in enumerate(rules))
-        )
+        self._rules = [_Compiled(rule) for rule in (*BUILTIN_RULES, *extra)]
+        triggers = sorted({t for rule in self._rules for t in rule.triggers}, key=len, reverse=True)
+        # One pass over the lower-cased text finds which rules can match at all.
+        self._triggers = re.compile("|".join(re.escape(t) for t in triggers)) if triggers else None
         self.count = 0
 
-    def _replace(self, match: re.Match[str]) -> str:
-        self.count += 1
-        index = int(match.lastgroup[1:]) if match.lastgroup else 0
-        keep = self._keep[index]
-        kept = keep.match(match.group(0)) if keep is not None else None
-        return (kept.group(0) if kept else "") + f"[REDACTED:{self._rules[index].name}]"
-
     def text(self, value: str) -> str:
-        return self._regex.sub(self._replace, value)
+        found: set[str] = set()
+        if self._triggers is not None:
+            found = set(self._triggers.findall(value.lower()))
+        for rule in self._rules:
+            if rule.triggers and found.isdisjoint(rule.triggers):
+                continue
 
-    def value(self, value: Any) -> Any:
-        """Strings anywhere inside ``value`` redacted; secret-named keys replaced whole."""
-        if isinstance(value, str):
-            return self._regex.sub(self._replace, value)
-        if isinstance(value, Mapping):
-            out = {}
-            for key, item in value.items():
-                if isinstance(key, str) and key.lower() in SECRET_KEYS and item not in (None, ""):
-                    self.count += 1
-                    out[key] = "[REDACTED:secret]"
-                else:
-                    out[key] = self.value(item)
-            return out
-        if isinstance(value, list):
-            return [self.value(item) for item in value]
+            def replace(match: re.Match[str], rule: _Compiled = rule) -> str:
+                self.count += 1
+                kept = rule.keep.match(match.group(0)) if rule.keep is not None else None
+                return (kept.group(0) if kept else "") + f"[REDACTED:{rule.name}]"
+
+            value = rule.regex.sub(replace, value)
         return value

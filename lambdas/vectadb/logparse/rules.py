@@ -103,14 +103,19 @@ class RuleSet:
         return tuple(rule.name for rule in self.rules)
 
     def first_match(self, text: str) -> tuple[Rule, re.Match[str]] | None:
-        for rule in self.rules:
-            found = rule.match(text)
+        for rule in self.rules:  # hot: the prefilter is inlined
+            contains = rule.contains
+            if contains is not None and contains not in text:
+                continue
+            found = rule.regex.search(text)
             if found is not None:
                 return rule, found
         return None
 
     def admits(self, line: str) -> bool:
         """Exclude wins over include; no include list admits everything."""
+        if not self.exclude and not self.include:
+            return True
         if any(p.search(line) for p in self.exclude):
             return False
         return not self.include or any(p.search(line) for p in self.include)

@@ -33,6 +33,11 @@ def parse_log_time(value: object) -> int | None:
     text = value.strip()
     if text.isdigit():
         return parse_log_time(int(text))
+    if len(text) >= 20 and text[10] == "T" and text[-1] == "Z":
+        try:  # the common case, in C: 2026-01-07T17:00:00.123Z
+            return round(datetime.fromisoformat(text).timestamp() * 1000)
+        except ValueError:
+            pass
     match = _ISO.match(text)
     if match is None:
         return None

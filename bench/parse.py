@@ -1,0 +1,200 @@
+"""Decode and parse throughput of the parser, in log lines per second on one core.
+
+A 10,000-line mixed corpus (Lambda text and JSON formats, Powertools, Fluent Bit, OpenTelemetry
+GenAI, LangChain output, LLM calls, tracebacks, START/END/REPORT, plain lines, some secrets) is
+built into CloudWatch subscription payloads of 500 lines, exactly as CloudWatch builds them. The
+timed work is what the Lambda does before sending: base64 + gzip + JSON decoding through
+Powertools' CloudWatchLogsEvent, then parsing, normalisation and redaction of every line.
+Baseline in the same run: plain ``json.loads`` over the same lines.
+
+    python bench/parse.py [--lines 10000] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+sys.path[0] = str(Path(__file__).resolve().parents[1] / "lambdas")
+
+from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent  # noqa: E402
+
+from vectadb.forwarder.cloudwatch import decoded_delivery, encode  # noqa: E402
+from vectadb.logparse.parser import Delivery, LogParser  # noqa: E402
+from vectadb.logparse.rules import default_rules  # noqa: E402
+
+TOOLS = ["web_search", "sql_query", "send_email", "crm_lookup", "calculator"]
+
+
+def corpus(n: int, rng: random.Random) -> list[str]:
+    lines = []
+    rid = "8f5c1c7e-1b7c-4a4e-9d2a-123456789abc"
+    for i in range(n):
+        tool = rng.choice(TOOLS)
+        ts = f"2026-01-07T17:{(i // 60) % 60:02d}:{i % 60:02d}.{i % 1000:03d}Z"
+        kind = rng.random()
+        if kind < 0.30:
+            lines.append(f"[INFO]\t{ts}\t{rid}\tcalling {tool} for customer {rng.randint(1, 9999)} step {i}")
+        elif kind < 0.40:
+            lines.append(f'[INFO]\t{ts}\t{rid}\tTool: {tool} | Input: {{"query": "item {i}", "limit": 5}}')
+        elif kind < 0.55:
+            lines.append(
+                json.dumps(
+                    {
+                        "level": "INFO",
+                        "location": "tools:58",
+                        "message": {"tool_name": tool, "tool_input": {"id": i}},
+                        "timestamp": "2026-01-07 17:00:03,123+0000",
+                        "service": "support",
+                        "function_request_id": rid,
+                        "session_id": f"chat-{i // 50}",
+                    }
+                )
+            )
+        elif kind < 0.62:
+            lines.append(
+                json.dumps(
+                    {"timestamp": ts, "level": "INFO", "message": f"planning step {i}", "requestId": rid}
+                )
+            )
+        elif kind < 0.70:
+            inner = json.dumps({"level": "info", "msg": f"agent step {i}", "thread_id": f"t-{i // 40}"})
+            lines.append(
+                json.dumps(
+                    {
+                        "log": inner + "\n",
+                        "stream": "stdout",
+                        "time": ts,
+                        "kubernetes": {"pod_name": "agent-1"},
+                    }
+                )
+            )
+        elif kind < 0.75:
+            lines.append(
+                json.dumps(
+                    {
+                        "gen_ai.operation.name": "chat",
+                        "gen_ai.request.model": "gpt-4o",
+                        "gen_ai.usage.input_tokens": rng.randint(10, 999),
+                        "gen_ai.conversation.id": f"c-{i // 30}",
+                    }
+                )
+            )
+        elif kind < 0.83:
+            lines.append(
+                rng.choice(
+                    [
+                        f"Invoking: `{tool}` with `{{'query': 'item {i}'}}`",
+                        f"Observation: found {rng.randint(0, 50)} results",
+                        "Thought: I need more data\nAction: web_search\nAction Input: latest pricing",
+                        "Final Answer: done",
+                        "> Entering new AgentExecutor chain...",
+                        'HTTP Request: POST https://api.openai.com/v1/chat/completions "HTTP/1.1 200 OK"',
+                        f"llm call model=gpt-4o-mini prompt_tokens={i % 900} completion_tokens=30",
+                    ]
+                )
+            )
+        elif kind < 0.86:
+            lines.append(
+                'tool failed\nTraceback (most recent call last):\n  File "/var/task/t.py", line 9, in run\n'
+                f"    return fetch({i})\nTimeoutError: timed out after {i % 30}s"
+            )
+        elif kind < 0.91:
+            lines.append(
+                rng.choice(
+                    [
+                        f"START RequestId: {rid} Version: $LATEST",
+                        f"END RequestId: {rid}",
+                        f"REPORT RequestId: {rid}\tDuration: 102.25 ms\tBilled Duration: 103 ms\t"
+                        "Memory Size: 128 MB\tMax Memory Used: 70 MB",
+                    ]
+                )
+            )
+        elif kind < 0.95:
+            lines.append(f"user {i} emailed support@example.com with key sk-abcdefghijklmnopqrstuvwxyz{i}")
+        else:
+            lines.append(f"plain line {i}: nothing special here, just some text for the log")
+    return lines
+
+
+def main() -> None:
+    parser_cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser_cli.add_argument("--lines", type=int, default=10_000)
+    parser_cli.add_argument("--repeat", type=int, default=5)
+    args = parser_cli.parse_args()
+    lines = corpus(args.lines, random.Random(3))
+    payloads = [
+        encode(
+            decoded_delivery(
+                "/aws/lambda/agent",
+                "2026/01/07/[$LATEST]abc",
+                [(1767805200000 + i, line) for i, line in enumerate(lines[start : start + 500], start)],
+                first_index=start,
+            )
+        )
+        for start in range(0, len(lines), 500)
+    ]
+    parser = LogParser(default_rules())
+
+    def run_parser() -> int:
+        produced = 0
+        for payload in payloads:
+            data = CloudWatchLogsEvent(payload).parse_logs_data()
+            delivery = Delivery(data.log_group, data.log_stream, data.owner)
+            events, _ = parser.parse_delivery(
+                delivery, [(e.get_id, e.timestamp, e.message) for e in data.log_events]
+            )
+            produced += len(events)
+        return produced
+
+    def run_json() -> int:
+        parsed = 0
+        for line in lines:
+            try:
+                json.loads(line)
+                parsed += 1
+            except ValueError:
+                pass
+        return parsed
+
+    run_parser()  # warm up: regex compilation, imports
+    parser_times, json_times = [], []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        events = run_parser()
+        t1 = time.perf_counter()
+        run_json()
+        t2 = time.perf_counter()
+        parser_times.append(t1 - t0)
+        json_times.append(t2 - t1)
+    tracemalloc.start()
+    run_parser()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    parser_rate = len(lines) / statistics.median(parser_times)
+    json_rate = len(lines) / statistics.median(json_times)
+    stats = parser.parse_delivery(
+        Delivery("/g", "s"), [(str(i), 1767805200000, m) for i, m in enumerate(lines)]
+    )[1]
+    print(f"corpus: {len(lines)} lines in {len(payloads)} CloudWatch deliveries -> {events} events")
+    print(f"methods: {dict(stats.methods)}, dropped {stats.dropped}, secrets redacted {stats.redacted}")
+    print(
+        f"decode + parse : {parser_rate:9.0f} lines/s on one core (median of {args.repeat})  target >= 50,000"
+    )
+    print(f"json.loads     : {json_rate:9.0f} lines/s over the same lines")
+    print(f"ratio          : {parser_rate / json_rate:9.2f}")
+    print(
+        f"memory         : peak {peak / 2**20:.1f} MiB traced while parsing all deliveries, "
+        f"process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
+    )
+
+
+if __name__ == "__main__":
+    main()
