@@ -430,3 +430,55 @@ def test_environment_configures_the_parser(
         get_parser_settings.cache_clear()
     assert (result["filtered"], result["accepted"], result["dropped"]) == (1, 2, 0)
     assert os.environ["VECTADB_API_URL"] == proxy.url
+
+
+def test_a_bad_rules_file_fails_the_start_naming_the_rule(tmp_path: Path, dlq_url: str, sqs: Any) -> None:
+    from vectadb.logparse.rules import RulesError
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n  - name: good\n    pattern: 'a'\n    event_type: x\n  - name: refund_line\n    pattern: '(?P<amount'\n    event_type: y\n"
+    )
+    with pytest.raises(RulesError, match=r"rule 'refund_line' \(#2\): the pattern does not compile"):
+        ForwarderRuntime.from_settings(
+            _settings("http://127.0.0.1:9", dlq_url, parser_rules=str(rules)), sqs=sqs
+        )
+
+
+def test_random_faults_never_lose_an_event(
+    forwarder: ForwarderRuntime, proxy: FaultProxy, runtime: Runtime, sqs: Any, dlq_url: str
+) -> None:
+    """Deliveries under a random mix of faults, then a replay: every event ends up stored, once."""
+    import random
+
+    rng = random.Random(20260107)
+    proxy.hang_seconds = 1.2
+    total = 0
+    for n in range(6):
+        lines = [f'{{"message": "step {n}-{i}", "session_id": "s-{n}"}}' for i in range(rng.randint(5, 40))]
+        proxy.faults.extend(
+            rng.choice(["reset", "500", "503", "429", "hang", "ok"]) for _ in range(rng.randint(0, 6))
+        )
+        proxy.always = "500" if n % 3 == 2 else None  # some deliveries meet an outage
+        result = invoke(delivery(lines, stream=f"stream-{n}"), timeout_ms=3_000)
+        total += result["events"]
+        assert result["accepted"] + result["parked"] == result["events"]
+        assert stored_events(runtime) + parked_events(sqs, dlq_url) == total
+        proxy.faults.clear()
+    proxy.always = None
+    redrive_now()
+    assert stored_events(runtime) == total
+    assert dead_letters(sqs, dlq_url) == []
+
+
+def test_the_feed_command_wraps_a_plain_log_file(local_api: LocalServer, api: Api, tmp_path: Path) -> None:
+    from vectadb.feed import feed
+
+    log = tmp_path / "agent.log"
+    log.write_text((DEMO / "langchain-lambda.log").read_text())
+    totals = feed([log], local_api.url, TEST_KEY, log_group="/local", dlq_dir=tmp_path / "dlq")
+    again = feed([log], local_api.url, TEST_KEY, log_group="/local", dlq_dir=tmp_path / "dlq")
+    assert totals["events"] == again["duplicates"] > 10
+    assert totals["parked"] == 0
+    errors = api.get("/api/v1/events", event_type="error").body["events"]
+    assert [e["source"]["log_group"] for e in errors] == ["/local/agent"]
