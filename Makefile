@@ -41,6 +41,7 @@ format: $(STAMP)
 bench: $(STAMP) $(MODEL)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/embed.py
+	$(BIN)/python bench/parse.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build
