@@ -482,3 +482,53 @@ def test_the_feed_command_wraps_a_plain_log_file(local_api: LocalServer, api: Ap
     assert totals["parked"] == 0
     errors = api.get("/api/v1/events", event_type="error").body["events"]
     assert [e["source"]["log_group"] for e in errors] == ["/local/agent"]
+
+
+# The example event of the AWS Lambda documentation for CloudWatch Logs, byte for byte.
+AWS_DOCS_EVENT = {
+    "awslogs": {
+        "data": "H4sIAAAAAAAAAHWPwQqCQBCGX0Xm7EFtK+smZBEUgXoLCdMhFtKV3akI8d0bLYmibvPPN3wz00CJxmQnTO41whwWQRIctmEcB6sQbFC3"
+        "CjW3XW8kxpOpP+OC22d1Wml1qZkQGtoMsScxaczKN3plG8zlaHIta5KqWsozoTYw3/djzwhpLwivWFGHGpAFe7DL68JlBUk+l7KSN7tCOEJ4"
+        "M3/qOI49vMHj+zCKdlFqLaU2ZHV2a4Ct/an0/ivdX8oYc1UVX860fQDQiMdxRQEAAA=="
+    }
+}
+
+
+def test_the_documented_example_event(forwarder: ForwarderRuntime, api: Api) -> None:
+    result = invoke(AWS_DOCS_EVENT)
+    assert (result["lines"], result["accepted"]) == (2, 2)
+    events = api.get("/api/v1/events", order="asc").body["events"]
+    assert [(e["event_type"], e["properties"]["message"], e["properties"]["level"]) for e in events] == [
+        ("error", "First test message", "ERROR"),
+        ("error", "Second test message", "ERROR"),
+    ]
+    assert events[0]["source"] == {
+        "system": "cloudwatch",
+        "log_group": "testLogGroup",
+        "log_stream": "testLogStream",
+        "log_id": "eventId1",
+        "owner": "123456789123",
+    }
+    assert events[0]["timestamp"] == "2015-08-24T19:03:07.000Z"
+
+
+def test_dead_letters_are_chunked_under_the_message_limit(sqs: Any, dlq_url: str) -> None:
+    from vectadb.forwarder.deadletters import DeadLetters
+
+    limit = 20_000
+    parked = DeadLetters(sqs, dlq_url, max_message_bytes=limit).park(
+        "transient",
+        "the API answered 503",
+        {"log_group": "/g", "log_stream": "s", "owner": None},
+        [{"timestamp": 1767805200000 + i, "properties": {"message": "x" * 900, "i": i}} for i in range(60)],
+    )
+    messages = []
+    while batch := sqs.receive_message(
+        QueueUrl=dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    ).get("Messages", []):
+        messages += batch
+    assert parked.messages == len(messages) >= 3
+    assert all(len(m["Body"].encode()) <= limit for m in messages)
+    items = [item for m in messages for item in json.loads(m["Body"])["items"]]
+    assert sorted(item["event"]["properties"]["i"] for item in items) == list(range(60))
+    assert {m["MessageAttributes"]["kind"]["StringValue"] for m in messages} == {"transient"}
