@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import binascii
 import json
-import time
 import zlib
 from typing import Any
 
@@ -47,9 +46,7 @@ _UNDECODABLE = (
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     runtime = get_forwarder_runtime()
     settings = runtime.settings
-    deadline = (
-        time.monotonic() + context.get_remaining_time_in_millis() / 1000 - settings.deadline_reserve_seconds
-    )
+    deadline = runtime.deadline(context.get_remaining_time_in_millis())
     try:
         data = CloudWatchLogsEvent(event).parse_logs_data()
         message_type = data.message_type

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -28,9 +27,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = runtime.settings
     if runtime.sqs is None or not settings.dlq_url:
         raise ConfigurationError("set VECTADB_DLQ_URL: there is no queue to drain")
-    deadline = (
-        time.monotonic() + context.get_remaining_time_in_millis() / 1000 - settings.deadline_reserve_seconds
-    )
+    deadline = runtime.deadline(context.get_remaining_time_in_millis())
     report = redrive(runtime.sqs, settings.dlq_url, runtime.client, runtime.dead_letters, deadline)
     for name, value in {
         "EventsReplayed": report.events_replayed,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,10 @@ class ForwarderRuntime:
     client: ApiClient
     dead_letters: DeadLetters
     sqs: Any
+
+    def deadline(self, remaining_ms: int) -> float:
+        """When sending must stop (monotonic), keeping time back to park what is left."""
+        return time.monotonic() + remaining_ms / 1000 - self.settings.deadline_reserve_seconds
 
     @classmethod
     def from_settings(cls, settings: ParserSettings, sqs: Any = None) -> ForwarderRuntime:
