@@ -34,11 +34,15 @@ class Settings(BaseSettings):
     surreal_database: str = "main"
     surreal_username: str | None = None
     surreal_password: SecretStr | None = None
+    # In AWS: a Secrets Manager secret {"username", "password"}, read once per container.
+    surreal_secret_arn: str | None = None
 
     # Local development only: plaintext keys, hashed as soon as they are read.
     api_keys: SecretStr | None = None
-    # SHA-256 hex digests of valid keys: what a deployment configures.
+    # SHA-256 hex digests of valid keys.
     api_key_hashes: Annotated[tuple[str, ...], NoDecode] = ()
+    # In AWS: the DynamoDB table of API keys (by SHA-256 digest), see `python -m vectadb.keys`.
+    api_key_table: str | None = None
 
     # "event_type=status" pairs: the event types that end a trace, and the status they give it.
     terminal_event_types: Annotated[dict[str, TraceStatus], NoDecode] = Field(
@@ -59,7 +63,11 @@ class Settings(BaseSettings):
     # ":memory:", a directory for the journaled local mode, or an http(s) URL of a Qdrant server.
     qdrant_url: str = "./.vectadb/qdrant"
     qdrant_api_key: SecretStr | None = None
+    qdrant_api_key_secret_arn: str | None = None
     qdrant_collection: str = Field(default="events", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+
+    retention_days: int = Field(default=30, ge=1, le=3650)
+    secret_max_age_seconds: int = Field(default=300, ge=0)
 
     max_batch_events: int = Field(default=1000, ge=1, le=10_000)
     max_body_bytes: int = Field(

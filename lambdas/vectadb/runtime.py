@@ -21,12 +21,12 @@ class Runtime:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
-        password = settings.surreal_password.get_secret_value() if settings.surreal_password else None
+        username, password = surreal_credentials(settings)
         store = SurrealStore(
             settings.surreal_url,
             namespace=settings.surreal_namespace,
             database=settings.surreal_database,
-            username=settings.surreal_username,
+            username=username,
             password=password,
         )
         try:
@@ -42,6 +42,19 @@ class Runtime:
     def close(self) -> None:
         self.semantic.close()
         self.store.close()
+
+
+def surreal_credentials(settings: Settings) -> tuple[str | None, str | None]:
+    """From a Secrets Manager secret in AWS (cached by Powertools), else from the environment."""
+    if settings.surreal_secret_arn:
+        from aws_lambda_powertools.utilities import parameters
+
+        secret = parameters.get_secret(
+            settings.surreal_secret_arn, transform="json", max_age=settings.secret_max_age_seconds
+        )
+        return secret["username"], secret["password"]
+    password = settings.surreal_password.get_secret_value() if settings.surreal_password else None
+    return settings.surreal_username, password
 
 
 _runtime: Runtime | None = None

@@ -124,6 +124,14 @@ class SemanticIndex:
             logger.error("semantic search is unavailable: %s", problem.message)
             return cls(None, None, problem)
         api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+        if settings.qdrant_api_key_secret_arn:
+            from aws_lambda_powertools.utilities import parameters
+
+            api_key = str(
+                parameters.get_secret(
+                    settings.qdrant_api_key_secret_arn, max_age=settings.secret_max_age_seconds
+                )
+            )
         index = QdrantIndex(settings.qdrant_url, api_key=api_key, collection=settings.qdrant_collection)
         semantic = cls(embedder, index)
         semantic.check()

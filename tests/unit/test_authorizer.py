@@ -18,8 +18,10 @@ def authorizer(monkeypatch: pytest.MonkeyPatch):
     from authorizer import handler as module
 
     module.verifier.cache_clear()
+    module.key_table.cache_clear()
     yield module.handler
     module.verifier.cache_clear()
+    module.key_table.cache_clear()
 
 
 def _event(token: str) -> dict:

@@ -186,6 +186,36 @@ class QdrantIndex:
                 self._journal.delete(ids)
             self.client.delete(self.collection, points_selector=models.PointIdsList(points=ids), wait=True)
 
+    def delete_before(self, cutoff_ms: int) -> None:
+        """Drop every point whose event is older than ``cutoff_ms`` (one filtered delete)."""
+        from qdrant_client import models
+
+        selector = models.FilterSelector(
+            filter=models.Filter(
+                must=[models.FieldCondition(key=TIME_FIELD, range=models.Range(lt=cutoff_ms))]
+            )
+        )
+        with self._lock, _qdrant_errors():
+            if self._journal is not None:
+                doomed = self._ids_before(cutoff_ms)
+                if doomed:
+                    self._journal.delete(doomed)
+            self.client.delete(self.collection, points_selector=selector, wait=True)
+
+    def _ids_before(self, cutoff_ms: int) -> list[str]:
+        from qdrant_client import models
+
+        ids: list[str] = []
+        offset = None
+        condition = models.FieldCondition(key=TIME_FIELD, range=models.Range(lt=cutoff_ms))
+        while True:
+            points, offset = self.client.scroll(
+                self.collection, scroll_filter=models.Filter(must=[condition]), limit=1000, offset=offset
+            )
+            ids += [str(p.id) for p in points]
+            if offset is None:
+                return ids
+
     def vector_of(self, event_id: str) -> np.ndarray | None:
         with _qdrant_errors():
             points = self.client.retrieve(self.collection, ids=[point_id(event_id)], with_vectors=True)

@@ -5,7 +5,7 @@ descending, ``tkey`` per trace) so that every listing is a single-field index ra
 stop at its page size; see ``surreal.py`` for why descending order needs a key of its own.
 """
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 DEFINE TABLE OVERWRITE agent_trace SCHEMAFULL;
@@ -26,6 +26,7 @@ DEFINE INDEX OVERWRITE idx_session_id ON agent_trace FIELDS session_id;
 DEFINE INDEX OVERWRITE idx_start_time ON agent_trace FIELDS start_time;
 DEFINE INDEX OVERWRITE idx_trace_sk ON agent_trace FIELDS sk;
 DEFINE INDEX OVERWRITE idx_trace_rsk ON agent_trace FIELDS rsk;
+DEFINE INDEX OVERWRITE idx_trace_last_event_at ON agent_trace FIELDS last_event_at;
 
 DEFINE TABLE OVERWRITE agent_event SCHEMAFULL;
 DEFINE FIELD OVERWRITE trace_id ON agent_event TYPE option<string>;

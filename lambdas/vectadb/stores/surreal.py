@@ -444,6 +444,31 @@ class SurrealStore:
     def reset_indexed(self) -> None:
         self._run("UPDATE agent_event SET indexed = false WHERE indexed = true RETURN NONE")
 
+    def delete_events_before(self, cutoff: datetime, limit: int) -> int:
+        """Delete up to ``limit`` of the oldest events older than ``cutoff`` (their edges go with them)."""
+        deleted = self._run(
+            "BEGIN TRANSACTION;"
+            "LET $ids = (SELECT id, sk FROM agent_event WITH INDEX idx_event_sk "
+            "WHERE sk >= '' AND sk < $upper ORDER BY sk LIMIT $limit).id;"
+            "DELETE $ids RETURN NONE;"
+            "RETURN array::len($ids);"
+            "COMMIT TRANSACTION;",
+            {"upper": f"{_clamp_ms(cutoff):0{_MS_WIDTH}d}:", "limit": limit},
+        )[-1]
+        return int(deleted or 0)
+
+    def delete_traces_before(self, cutoff: datetime) -> int:
+        """Delete the traces whose last event is older than ``cutoff``."""
+        deleted = self._run(
+            "BEGIN TRANSACTION;"
+            "LET $ids = (SELECT VALUE id FROM agent_trace WHERE last_event_at < $cutoff);"
+            "DELETE $ids RETURN NONE;"
+            "RETURN array::len($ids);"
+            "COMMIT TRANSACTION;",
+            {"cutoff": cutoff},
+        )[-1]
+        return int(deleted or 0)
+
     def get_trace(self, trace_id: str) -> dict[str, Any] | None:
         return self._run(
             f"SELECT {TRACE_FIELDS} FROM ONLY type::thing('agent_trace', $id)",  # noqa: S608 - constant fields
