@@ -2,11 +2,12 @@
 
     python -m layers.build [--out build/layers]
 
-| layer | content (unzipped under /opt) | used by |
-|---|---|---|
-| ``base`` | ``python/``: Powertools, pydantic, the SurrealDB SDK, requests, PyYAML | every function but those below |
-| ``full`` | ``python/``: base + fastembed + qdrant-client (one resolution, no duplicates) | ingest, reindex, retention |
-| ``model`` | ``model/``: the embedding model, int8 (the fp32 one does not fit Lambda's 250 MB) | ingest, reindex |
+- ``base``: ``python/`` with Powertools, pydantic, the SurrealDB SDK, requests and PyYAML;
+  every function but those below.
+- ``full``: ``python/`` with base + fastembed + qdrant-client (one resolution, no duplicates);
+  ingest, reindex, retention.
+- ``model``: ``model/``, the embedding model, int8 (the fp32 one does not fit Lambda's 250 MB);
+  ingest, reindex.
 
 Wheels are ``manylinux`` x86_64 for CPython 3.12 (``--only-binary=:all:``; onnxruntime ships
 only manylinux_2_28 wheels, which Lambda's Amazon Linux 2023 runs). Lambda provides boto3 and
@@ -67,7 +68,10 @@ def _fingerprint(*parts: str) -> str:
 
 
 def _python312() -> str | None:
-    candidates = [shutil.which("python3.12"), *sorted(Path.home().glob(".pyenv/versions/3.12*/bin/python3.12"))]
+    candidates = [
+        shutil.which("python3.12"),
+        *sorted(Path.home().glob(".pyenv/versions/3.12*/bin/python3.12")),
+    ]
     for candidate in candidates:
         if not candidate:
             continue
@@ -133,7 +137,17 @@ def build_python_layer(name: str, reqs: list[str], out: Path) -> Path:
     compiler = _python312()
     if compiler:
         subprocess.run(  # noqa: S603
-            [compiler, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(site)],
+            [
+                compiler,
+                "-m",
+                "compileall",
+                "-q",
+                "-j",
+                "0",
+                "--invalidation-mode",
+                "unchecked-hash",
+                str(site),
+            ],
             check=True,
         )
     print(f"layers: {name} {dir_size(layer) / 2**20:.1f} MiB, bytecode: {'3.12' if compiler else 'none'}")
