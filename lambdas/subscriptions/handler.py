@@ -4,7 +4,9 @@ Prefixes are expanded when the stack deploys (DescribeLogGroups), so that a depl
 log groups that exist then; names are subscribed by the stack itself. The parser's own log group
 and VectaDB's other functions' are never subscribed: that would feed the parser its own logs.
 
-Properties: Prefixes, Exclude, FilterName, FilterPattern, DestinationArn.
+Properties: Prefixes, Exclude, FilterName, FilterPattern, DestinationArn. The stack also invokes it
+on a schedule with RequestType "Sync", which subscribes log groups created since (no answer to
+CloudFormation is involved: the provider framework is not in that path).
 """
 
 from __future__ import annotations
@@ -53,6 +55,22 @@ def unsubscribe(logs: Any, props: dict[str, Any]) -> None:
             continue
 
 
+def unsubscribe_dropped(logs: Any, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """After an update, the groups the old selection had and the new one does not are let go."""
+    if not old.get("FilterName"):
+        return
+    kept = set()
+    if old["FilterName"] == new["FilterName"]:
+        kept = set(log_groups(logs, list(new.get("Prefixes", [])), list(new.get("Exclude", []))))
+    for name in log_groups(logs, list(old.get("Prefixes", [])), list(old.get("Exclude", []))):
+        if name in kept:
+            continue
+        try:
+            logs.delete_subscription_filter(logGroupName=name, filterName=old["FilterName"])
+        except logs.exceptions.ResourceNotFoundException:
+            continue
+
+
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """The onEvent handler of the CDK provider framework (which answers CloudFormation)."""
@@ -63,7 +81,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         unsubscribe(logs, props)
         return {"PhysicalResourceId": event.get("PhysicalResourceId", physical_id)}
     if event["RequestType"] == "Update":
-        old = event.get("OldResourceProperties", {})
-        if old.get("FilterName") and old.get("FilterName") != props["FilterName"]:
-            unsubscribe(logs, old)
+        unsubscribe_dropped(logs, event.get("OldResourceProperties") or {}, props)
     return {"PhysicalResourceId": physical_id, "Data": subscribe(logs, props)}

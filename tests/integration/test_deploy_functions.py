@@ -144,7 +144,22 @@ def test_prefixes_are_expanded_into_subscriptions_but_never_vectadbs_own(aws: No
 
     assert filters("/aws/lambda/agent-a") == filters("/aws/lambda/agent-b") == ["vectadb"]
     assert filters("/aws/lambda/vectadb-parser") == filters("/ecs/other") == []
-    handler(_cfn("Delete", props, result["PhysicalResourceId"]), LocalContext(function_name="subscriptions"))
+
+    # The schedule follows log groups created since the deploy.
+    logs.create_log_group(logGroupName="/aws/lambda/agent-c")
+    handler({"RequestType": "Sync", "ResourceProperties": props}, LocalContext(function_name="s"))
+    assert filters("/aws/lambda/agent-c") == ["vectadb"]
+
+    # An update that narrows the prefixes lets the dropped groups go, and keeps the others.
+    narrowed = props | {"Prefixes": ["/aws/lambda/agent-a"]}
+    handler(
+        _cfn("Update", narrowed, result["PhysicalResourceId"], old=props), LocalContext(function_name="s")
+    )
+    assert filters("/aws/lambda/agent-a") == ["vectadb"]
+    assert filters("/aws/lambda/agent-b") == filters("/aws/lambda/agent-c") == []
+    handler(
+        _cfn("Delete", narrowed, result["PhysicalResourceId"]), LocalContext(function_name="subscriptions")
+    )
     assert filters("/aws/lambda/agent-a") == []
 
 
