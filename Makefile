@@ -6,8 +6,13 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt |
 export PYTHONPATH := $(CURDIR)/lambdas
 
 MODEL  := build/model/vectadb-model.json
+LAYERS := build/layers/sizes.json
+# The CDK CLI: npm's `latest` tag is an old 3.0.0 that cannot read current assemblies; pin a 2.x.
+CDK_VERSION := 2.1148.1
+CDK    := build/cdk/node_modules/.bin/cdk
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test lint format bench model clean
+.PHONY: dev test lint format bench model layers cli synth deploy diff destroy clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,13 +25,37 @@ $(MODEL): $(STAMP) layers/model/build.py layers/model/bert_onnx.py
 
 model: $(MODEL)
 
+## The Lambda layers (base, full, model), built without Docker; see layers/build.py
+$(LAYERS): $(STAMP) $(MODEL) requirements.txt layers/build.py layers/model/build.py
+	$(BIN)/python -m layers.build --out build/layers
+
+layers: $(LAYERS)
+
+$(CDK):
+	npm install --prefix build/cdk --no-audit --no-fund --no-save --loglevel=error aws-cdk@$(CDK_VERSION)
+
+cli: $(CDK)
+
+## The CloudFormation template (cdk.out/), with the cdk-nag checks; deploy, diff and destroy it
+synth: $(STAMP) $(LAYERS) $(CDK)
+	$(CDK) synth --quiet
+
+deploy: $(STAMP) $(LAYERS) $(CDK)
+	$(CDK) deploy $(CDK_ARGS)
+
+diff: $(STAMP) $(LAYERS) $(CDK)
+	$(CDK) diff $(CDK_ARGS)
+
+destroy: $(CDK)
+	$(CDK) destroy $(CDK_ARGS)
+
 ## Start the local API on http://127.0.0.1:8080 with embedded stores under ./.vectadb/,
 ## and feed the demo agents' logs through the parser so that there are traces to look at
 dev: $(STAMP) $(MODEL)
 	$(BIN)/python -m vectadb.localserver --demo lambdas/parser/demo
 
 ## Lint, then run the whole test suite (pytest's exit code 5, "no tests collected", is reported, not hidden)
-test: $(STAMP) $(MODEL) lint
+test: $(STAMP) $(MODEL) $(LAYERS) $(CDK) lint
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit code 5)" >&2; fi; exit $$rc
 
@@ -44,4 +73,4 @@ bench: $(STAMP) $(MODEL)
 	$(BIN)/python bench/parse.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build
+	rm -rf $(VENV) .pytest_cache .ruff_cache build cdk.out
