@@ -15,6 +15,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.config import Network as NetworkConfig
+from infra.nag import acknowledge
 
 INTERFACE_ENDPOINTS = {
     "SecretsManager": ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
@@ -57,9 +58,14 @@ class Network(Construct):
         )
         if config.interface_endpoints:
             for name, service in INTERFACE_ENDPOINTS.items():
-                self.vpc.add_interface_endpoint(
+                endpoint = self.vpc.add_interface_endpoint(
                     name,
                     service=service,
                     private_dns_enabled=True,
                     subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+                )
+                acknowledge(
+                    endpoint,
+                    "EC23",
+                    "HTTPS from the VPC's own CIDR only (the rule cannot read a CIDR given by reference)",
                 )

@@ -150,7 +150,7 @@ class LogPipeline(Construct):
                 filter_pattern=config.log_groups.filter_pattern,
                 destination_arn=self.parser.function.function_arn,
             )
-            subscription.add_dependency(self.invoke_permission)
+            subscription.add_resource_dependency(self.invoke_permission)
             self.subscription_filters.append(subscription)
 
         self.prefix_subscriptions: cdk.CustomResource | None = None
