@@ -8,36 +8,23 @@ itself cannot be written: then Lambda's retries and its on-failure destination k
 
 from __future__ import annotations
 
-import binascii
 import json
-import zlib
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from vectadb.forwarder.delivery import UndecodableDelivery, decode
 from vectadb.forwarder.pipeline import forward
 from vectadb.forwarder.runtime import get_forwarder_runtime
-from vectadb.logparse.parser import Delivery
 
 SERVICE = "vectadb-parser"
 logger = Logger(service=SERVICE)
 copy_config_to_registered_loggers(source_logger=logger, include={"vectadb"})
 tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace="VectaDB", service=SERVICE)
-
-_UNDECODABLE = (
-    ValueError,
-    KeyError,
-    TypeError,
-    AttributeError,
-    binascii.Error,
-    zlib.error,
-    UnicodeDecodeError,
-)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -48,19 +35,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = runtime.settings
     deadline = runtime.deadline(context.get_remaining_time_in_millis())
     try:
-        data = CloudWatchLogsEvent(event).parse_logs_data()
-        message_type = data.message_type
-        delivery = Delivery(data.log_group, data.log_stream, data.get("owner"))
-        lines = [(e.get_id, int(e.timestamp), str(e.message)) for e in data.log_events]
-    except _UNDECODABLE as exc:
-        reason = f"undecodable delivery: {type(exc).__name__}: {str(exc)[:200]}"
+        decoded = decode(event)
+    except UndecodableDelivery as exc:
+        reason = str(exc)
         logger.error(reason)
         runtime.dead_letters.park_raw(reason, json.dumps(event, default=str))
         metrics.add_metric(name="DeliveriesUndecodable", unit=MetricUnit.Count, value=1)
         return {"status": "undecodable", "reason": reason}
-    if message_type == "CONTROL_MESSAGE":
+    if decoded.message_type == "CONTROL_MESSAGE":
         logger.info("control message acknowledged")
         return {"status": "control"}
+    delivery, lines = decoded.delivery, decoded.lines
     logger.append_keys(log_group=delivery.log_group, log_stream=delivery.log_stream)
     report = forward(
         delivery,

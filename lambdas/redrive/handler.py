@@ -28,7 +28,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if runtime.sqs is None or not settings.dlq_url:
         raise ConfigurationError("set VECTADB_DLQ_URL: there is no queue to drain")
     deadline = runtime.deadline(context.get_remaining_time_in_millis())
-    report = redrive(runtime.sqs, settings.dlq_url, runtime.client, runtime.dead_letters, deadline)
+    report = redrive(
+        runtime.sqs, settings.dlq_url, runtime.client, runtime.dead_letters, deadline, parser=runtime.parser
+    )
     for name, value in {
         "EventsReplayed": report.events_replayed,
         "DeadLettersDelivered": report.delivered,

@@ -532,3 +532,62 @@ def test_dead_letters_are_chunked_under_the_message_limit(sqs: Any, dlq_url: str
     items = [item for m in messages for item in json.loads(m["Body"])["items"]]
     assert sorted(item["event"]["properties"]["i"] for item in items) == list(range(60))
     assert {m["MessageAttributes"]["kind"]["StringValue"] for m in messages} == {"transient"}
+
+
+def _destination_record(payload: dict[str, Any], condition: str = "RetriesExhausted") -> str:
+    """What Lambda writes to an on-failure SQS destination (the documented record shape)."""
+    return json.dumps(
+        {
+            "version": "1.0",
+            "timestamp": "2026-01-07T17:05:00.000Z",
+            "requestContext": {
+                "requestId": "c0ffee00-0000-4000-8000-000000000000",
+                "functionArn": "arn:aws:lambda:eu-west-1:123456789012:function:vectadb-parser:$LATEST",
+                "condition": condition,
+                "approximateInvokeCount": 3,
+            },
+            "requestPayload": payload,
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "responsePayload": {"errorMessage": "Task timed out after 300.00 seconds"},
+        }
+    )
+
+
+def test_lambdas_own_failure_records_are_parsed_and_replayed(
+    forwarder: ForwarderRuntime, proxy: FaultProxy, runtime: Runtime, sqs: Any, dlq_url: str
+) -> None:
+    sqs.send_message(QueueUrl=dlq_url, MessageBody=_destination_record(delivery(AGENT_LINES)))
+    sqs.send_message(QueueUrl=dlq_url, MessageBody=_destination_record({"awslogs": {"data": "not gzip"}}))
+    sqs.send_message(QueueUrl=dlq_url, MessageBody='{"something": "else"}')
+
+    replayed = redrive_now()
+    assert replayed["delivered"] == 2  # the delivery, and the undecodable one (parked as ours)
+    assert replayed["events_replayed"] == 5
+    # Kept for people: the foreign message, and the undecodable delivery, now parked as ours.
+    assert replayed["kept"] == 2
+    assert stored_events(runtime) == 5
+    kinds = sorted(m["kind"] for m in dead_letters(sqs, dlq_url) if "kind" in m)
+    assert kinds == ["undecodable"]
+
+    # Replaying the same record again (an at-least-once redelivery) stores nothing twice.
+    sqs.send_message(QueueUrl=dlq_url, MessageBody=_destination_record(delivery(AGENT_LINES)))
+    redrive_now()
+    assert stored_events(runtime) == 5
+
+
+def test_a_failure_record_replayed_during_an_outage_becomes_our_dead_letters(
+    forwarder: ForwarderRuntime, proxy: FaultProxy, runtime: Runtime, sqs: Any, dlq_url: str
+) -> None:
+    sqs.send_message(QueueUrl=dlq_url, MessageBody=_destination_record(delivery(AGENT_LINES)))
+    proxy.always = "503"
+    outage = redrive_now(timeout_ms=3_000)
+    assert outage["delivered"] == 1 and outage["events_reparked"] == 5
+    assert parked_events(sqs, dlq_url, "transient") == 5  # now parsed events, not a raw record
+    proxy.always = None
+    redrive_now()
+    assert stored_events(runtime) == 5
+    assert parked_events(sqs, dlq_url) == 0

@@ -4,6 +4,10 @@ A transient message is deleted only once each of its events is stored by the API
 (as permanent when the API now refuses it, as a new transient message when it still cannot be
 delivered); so the conservation invariant holds through a replay. Permanent and undecodable
 messages, and anything that is not a VectaDB message, are never deleted here.
+
+Lambda's own on-failure destination records (the parser failed every attempt) carry the original
+delivery: it is parsed and forwarded like a new one, and the record is deleted once each of its
+events is stored or parked as a VectaDB message.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from vectadb.forwarder.client import ApiClient
 from vectadb.forwarder.deadletters import DeadLetters, read_message
+from vectadb.forwarder.delivery import UndecodableDelivery, decode, from_destination_record
+from vectadb.forwarder.pipeline import forward
+from vectadb.logparse.parser import LogParser
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +56,19 @@ class RedriveReport:
         return asdict(self)
 
 
-def replay(body: str, client: ApiClient, dead_letters: DeadLetters, deadline: float) -> Replay:
+def replay(
+    body: str,
+    client: ApiClient,
+    dead_letters: DeadLetters,
+    deadline: float,
+    parser: LogParser | None = None,
+) -> Replay:
     try:
         message = read_message(body)
     except ValueError:
+        payload = from_destination_record(body)
+        if payload is not None and parser is not None:
+            return replay_delivery(payload, parser, client, dead_letters, deadline)
         logger.warning("kept a message that is not a VectaDB dead letter")
         return Replay("unknown", delivered=False)
     if message["kind"] != "transient":
@@ -69,6 +85,23 @@ def replay(body: str, client: ApiClient, dead_letters: DeadLetters, deadline: fl
         ).events
     return Replay(
         "transient", delivered=True, events=len(events), accepted=result.accepted, reparked=reparked
+    )
+
+
+def replay_delivery(
+    payload: dict[str, Any], parser: LogParser, client: ApiClient, dead_letters: DeadLetters, deadline: float
+) -> Replay:
+    """A delivery from a destination record: forwarded as new; what fails is parked as ours."""
+    try:
+        decoded = decode(payload)
+    except UndecodableDelivery as exc:
+        dead_letters.park_raw(str(exc), json.dumps(payload, default=str))
+        return Replay("destination", delivered=True)
+    if decoded.message_type != "DATA_MESSAGE":
+        return Replay("destination", delivered=True)
+    report = forward(decoded.delivery, decoded.lines, parser, client, dead_letters, deadline)
+    return Replay(
+        "destination", delivered=True, events=report.events, accepted=report.accepted, reparked=report.parked
     )
 
 
@@ -92,6 +125,7 @@ def redrive(
     dead_letters: DeadLetters,
     deadline: float,
     *,
+    parser: LogParser | None = None,
     visibility_timeout: int = 300,
 ) -> RedriveReport:
     """Drain ``queue_url`` until it has nothing visible or the deadline comes."""
@@ -99,7 +133,7 @@ def redrive(
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
     def handle(record: SQSRecord) -> Replay:
-        return replay(record.body, client, dead_letters, deadline)
+        return replay(record.body, client, dead_letters, deadline, parser)
 
     held: list[str] = []  # receipt handles of the messages this run keeps
     while time.monotonic() < deadline:
