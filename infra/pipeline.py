@@ -176,16 +176,29 @@ class LogPipeline(Construct):
             tier=ssm.ParameterTier.ADVANCED if size > SSM_STANDARD_LIMIT else ssm.ParameterTier.STANDARD,
         )
 
-    def _prefix_subscriptions(self, config: DeployConfig, layers: Layers, exclude: list[str]) -> None:
-        stack = cdk.Stack.of(self)
-        fn = VectaFunction(
+    def _deploy_function(
+        self, name: str, package: str, description: str, config: DeployConfig, layers: Layers, timeout_s: int
+    ) -> VectaFunction:
+        """A small function that runs at deploy (a custom resource) or on a schedule."""
+        return VectaFunction(
             self,
-            "Subscriber",
-            handler="subscriptions.handler.handler",
-            description="VectaDB: subscribe the log groups under the configured prefixes",
-            size=config.functions.authorizer.model_copy(update={"timeout_s": 600}),
+            name,
+            handler=f"{package}.handler.handler",
+            description=description,
+            size=config.functions.authorizer.model_copy(update={"timeout_s": timeout_s}),
             layers=[layers.base],
             environment={},
+        )
+
+    def _prefix_subscriptions(self, config: DeployConfig, layers: Layers, exclude: list[str]) -> None:
+        stack = cdk.Stack.of(self)
+        fn = self._deploy_function(
+            "Subscriber",
+            "subscriptions",
+            "VectaDB: subscribe the log groups under the configured prefixes",
+            config,
+            layers,
+            timeout_s=600,
         )
         fn.role.add_to_policy(
             iam.PolicyStatement(actions=["logs:DescribeLogGroups"], resources=["*"])  # no resource scope
@@ -248,14 +261,13 @@ class LogPipeline(Construct):
         usage_plan_logical_id: str,
     ) -> None:
         stack = cdk.Stack.of(self)
-        fn = VectaFunction(
-            self,
+        fn = self._deploy_function(
             "ServiceKeyMaker",
-            handler="servicekey.handler.handler",
-            description="VectaDB: make the parser's API key at deploy",
-            size=config.functions.authorizer.model_copy(update={"timeout_s": 60}),
-            layers=[layers.base],
-            environment={},
+            "servicekey",
+            "VectaDB: make the parser's API key at deploy",
+            config,
+            layers,
+            timeout_s=60,
         )
         fn.role.add_to_policy(
             iam.PolicyStatement(

@@ -16,7 +16,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from tests.conftest import TEST_KEY, Api
 from tests.integration.faultproxy import FaultProxy
@@ -29,18 +28,6 @@ from vectadb.runtime import Runtime
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "lambdas" / "parser" / "demo"
 T0 = 1767805200000  # 2026-01-07T17:00:00Z
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield
 
 
 @pytest.fixture
