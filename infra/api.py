@@ -148,7 +148,8 @@ class Api(Construct):
             identity_source=apigw.IdentitySource.header("Authorization"),
             results_cache_ttl=AUTHORIZER_CACHE,
         )
-        integration = apigw.LambdaIntegration(ingest, proxy=True)
+        # One invoke permission for the whole API (not two per method): a small, fixed resource policy.
+        integration = apigw.LambdaIntegration(ingest, proxy=True, scope_permission_to_method=False)
         validator = self.rest_api.add_request_validator(
             "Requests",
             request_validator_name="bodies-and-parameters",

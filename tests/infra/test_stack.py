@@ -297,6 +297,19 @@ def test_every_route_of_the_handler_is_deployed_and_only_health_is_public(defaul
         assert method["Integration"]["Type"] == "AWS_PROXY"
 
 
+def test_the_ingest_function_has_one_invoke_permission_for_the_whole_api(default: Synth) -> None:
+    functions = default.of_type("AWS::Lambda::Function")
+    ingest = _ref(default, functions, lambda v: v["Properties"].get("Handler") == "ingest.handler.handler")
+    permissions = [
+        p["Properties"]
+        for p in default.of_type("AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [ingest, "Arn"]}
+    ]
+    (permission,) = permissions
+    assert permission["Principal"] == "apigateway.amazonaws.com"
+    assert json.dumps(permission["SourceArn"]).endswith('"/*/*/*"]]}')
+
+
 def test_the_token_authorizer_is_cached_and_keys_are_digests_in_dynamodb(default: Synth) -> None:
     default.template.has_resource_properties(
         "AWS::ApiGateway::Authorizer",
