@@ -38,7 +38,7 @@ cli: $(CDK)
 
 ## The CloudFormation template (cdk.out/), with the cdk-nag checks; deploy, diff and destroy it
 synth: $(STAMP) $(LAYERS) $(CDK)
-	$(CDK) synth --quiet
+	$(CDK) synth --quiet $(CDK_ARGS)
 
 deploy: $(STAMP) $(LAYERS) $(CDK)
 	$(CDK) deploy $(CDK_ARGS)

@@ -109,7 +109,7 @@ class Storage(_Model):
 class Network(_Model):
     nat_gateways: int = Field(default=1, ge=1, le=3)
     interface_endpoints: bool = Field(
-        default=False, description="Secrets Manager, SQS and CloudWatch Logs endpoints in the VPC"
+        default=False, description="Secrets Manager, SQS, CloudWatch Logs and X-Ray endpoints in the VPC"
     )
 
 

@@ -79,8 +79,8 @@ class LogPipeline(Construct):
         acknowledge(
             self.api_key_secret,
             "SMG4",
-            "Rotate by revoking the key (python -m vectadb.keys revoke) and redeploying; the parser "
-            "rereads the secret after a 401",
+            "An API key, not a password: replace it by hand (README) and the parser rereads the "
+            "secret after a 401",
         )
         environment = {
             "VECTADB_API_URL": api_url,
@@ -153,10 +153,10 @@ class LogPipeline(Construct):
             subscription.add_resource_dependency(self.invoke_permission)
             self.subscription_filters.append(subscription)
 
+        self._service_key(config, layers, key_table_name, key_table_arn, usage_plan_id, usage_plan_logical_id)
         self.prefix_subscriptions: cdk.CustomResource | None = None
         if config.log_groups.prefixes:
             self._prefix_subscriptions(config, layers, exclude_log_groups)
-        self._service_key(config, layers, key_table_name, key_table_arn, usage_plan_id, usage_plan_logical_id)
 
     def _rules_parameter(self, config: DeployConfig) -> ssm.StringParameter | None:
         if config.parser_rules_file is None:
@@ -222,7 +222,14 @@ class LogPipeline(Construct):
         _acknowledge_provider(provider, fn)
         properties = {
             "Prefixes": list(config.log_groups.prefixes),
-            "Exclude": [*exclude, f"/aws/lambda/{stack.stack_name}-"],
+            "Exclude": [
+                *exclude,
+                self.parser.log_group.log_group_name,
+                self.redrive.log_group.log_group_name,
+                self.service_key_function.log_group.log_group_name,
+                fn.log_group.log_group_name,
+                f"/aws/lambda/{stack.stack_name}-",
+            ],
             "FilterName": self.filter_name,
             "FilterPattern": config.log_groups.filter_pattern,
             "DestinationArn": self.parser.function.function_arn,
@@ -286,6 +293,7 @@ class LogPipeline(Construct):
                 ],
             )
         )
+        self.service_key_function = fn
         self.api_key_secret.grant_write(fn.role)
         acknowledge(
             fn.role,

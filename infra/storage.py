@@ -91,8 +91,8 @@ class Storage(Construct):
             acknowledge(
                 secret,
                 "SMG4",
-                "Neither SurrealDB's root user nor Qdrant's static API key can change while the store "
-                "runs; rotate by updating the secret and redeploying the service (README)",
+                "Neither SurrealDB's root user nor Qdrant's static API key can be rotated by a Lambda "
+                "rotator: the store must change first (README, 'Rotating secrets')",
             )
         self.client_security_group = ec2.SecurityGroup(
             self, "Clients", vpc=vpc, description="VectaDB: functions allowed to reach the stores"

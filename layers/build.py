@@ -7,7 +7,7 @@
 - ``full``: ``python/`` with base + fastembed + qdrant-client (one resolution, no duplicates);
   ingest, reindex, retention.
 - ``model``: ``model/``, the embedding model, int8 (the fp32 one does not fit Lambda's 250 MB);
-  ingest, reindex.
+  ingest, reindex, retention.
 
 Wheels are ``manylinux`` x86_64 for CPython 3.12 (``--only-binary=:all:``; onnxruntime ships
 only manylinux_2_28 wheels, which Lambda's Amazon Linux 2023 runs). Lambda provides boto3 and

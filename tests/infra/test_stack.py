@@ -413,6 +413,18 @@ def test_subscription_filters_permissions_and_dlq_match_the_configured_log_group
     assert prefixes["Properties"]["DestinationArn"] == {"Fn::GetAtt": [parser, "Arn"]}
     excluded = json.dumps(prefixes["Properties"]["Exclude"])
     assert "/aws/lambda/VectaDb-" in excluded
+    # Every VectaDB function's own log group, the parser's first of all.
+    own_groups = {
+        k
+        for k, v in s.of_type("AWS::Logs::LogGroup").items()
+        if any(
+            f["Properties"].get("LoggingConfig", {}).get("LogGroup") == {"Ref": k}
+            for f in _functions(s).values()
+        )
+    }
+    assert len(own_groups) == len(_functions(s)) == 8
+    for group in own_groups:
+        assert json.dumps({"Ref": group}) in excluded, group
     # The scheduled re-expansion sends the same properties as the deploy.
     rules = [r for r in s.of_type("AWS::Events::Rule").values() if "Input" in r["Properties"]["Targets"][0]]
     assert any("VectaDbSubscriptions" not in json.dumps(r) and "Sync" in json.dumps(r) for r in rules)
