@@ -16,6 +16,12 @@ def add_checks(app: cdk.App) -> None:
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
 
 
+def logical_id(construct: IConstruct) -> str:
+    """The template name of a construct's resource, as cdk-nag writes it in finding ids."""
+    stack = cdk.Stack.of(construct)
+    return str(stack.resolve(stack.get_logical_id(construct.node.default_child)))  # type: ignore[arg-type]
+
+
 def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
     """``rule`` as cdk-nag names it, e.g. ``IAM5[Resource::*]``."""
     cdk.Validations.of(construct).acknowledge(

@@ -14,6 +14,8 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -28,7 +30,7 @@ from constructs import Construct
 
 from infra.config import DeployConfig
 from infra.functions import Layers, VectaFunction
-from infra.nag import acknowledge
+from infra.nag import acknowledge, logical_id
 
 ASYNC_RETRIES = 2
 MAX_EVENT_AGE = cdk.Duration.hours(6)
@@ -46,10 +48,8 @@ class LogPipeline(Construct):
         config: DeployConfig,
         layers: Layers,
         api_url: str,
-        key_table_name: str,
-        key_table_arn: str,
-        usage_plan_id: str,
-        usage_plan_logical_id: str,
+        key_table: dynamodb.ITableV2,
+        usage_plan: apigw.UsagePlan,
         exclude_log_groups: list[str],
     ) -> None:
         super().__init__(scope, construct_id)
@@ -153,7 +153,7 @@ class LogPipeline(Construct):
             subscription.add_resource_dependency(self.invoke_permission)
             self.subscription_filters.append(subscription)
 
-        self._service_key(config, layers, key_table_name, key_table_arn, usage_plan_id, usage_plan_logical_id)
+        self._service_key(config, layers, key_table, usage_plan)
         self.prefix_subscriptions: cdk.CustomResource | None = None
         if config.log_groups.prefixes:
             self._prefix_subscriptions(config, layers, exclude_log_groups)
@@ -262,12 +262,11 @@ class LogPipeline(Construct):
         self,
         config: DeployConfig,
         layers: Layers,
-        table_name: str,
-        table_arn: str,
-        usage_plan_id: str,
-        usage_plan_logical_id: str,
+        key_table: dynamodb.ITableV2,
+        usage_plan: apigw.UsagePlan,
     ) -> None:
         stack = cdk.Stack.of(self)
+        usage_plan_id = usage_plan.usage_plan_id
         fn = self._deploy_function(
             "ServiceKeyMaker",
             "servicekey",
@@ -276,11 +275,7 @@ class LogPipeline(Construct):
             layers,
             timeout_s=60,
         )
-        fn.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Scan"], resources=[table_arn]
-            )
-        )
+        key_table.grant(fn.role, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Scan")
         apigw_arn = f"arn:{stack.partition}:apigateway:{stack.region}::"
         fn.role.add_to_policy(
             iam.PolicyStatement(
@@ -302,7 +297,7 @@ class LogPipeline(Construct):
         )
         acknowledge(
             fn.role,
-            f"IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/usageplans/<{usage_plan_logical_id}>/keys/*]",
+            f"IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/usageplans/<{logical_id(usage_plan)}>/keys/*]",
             "Keys of this stack's usage plan only",
         )
         provider = cr.Provider(self, "ServiceKeyProvider", on_event_handler=fn.function)
@@ -313,17 +308,12 @@ class LogPipeline(Construct):
             service_token=provider.service_token,
             resource_type="Custom::VectaDbServiceKey",
             properties={
-                "Table": table_name,
+                "Table": key_table.table_name,
                 "UsagePlanId": usage_plan_id,
                 "SecretArn": self.api_key_secret.secret_arn,
                 "Description": f"{stack.stack_name} parser",
             },
         )
-
-
-def _logical_id(construct: Construct) -> str:
-    stack = cdk.Stack.of(construct)
-    return str(stack.resolve(stack.get_logical_id(construct.node.default_child)))  # type: ignore[arg-type]
 
 
 def _acknowledge_provider(provider: cr.Provider, on_event: VectaFunction) -> None:
@@ -335,7 +325,7 @@ def _acknowledge_provider(provider: cr.Provider, on_event: VectaFunction) -> Non
     )
     acknowledge(
         provider,
-        f"IAM5[Resource::<{_logical_id(on_event.function)}.Arn>:*]",
+        f"IAM5[Resource::<{logical_id(on_event.function)}.Arn>:*]",
         "The provider framework may invoke every version of our onEvent function",
     )
     acknowledge(provider, "L1", "The CDK provider framework picks its own runtime")

@@ -89,10 +89,8 @@ class VectaDbStack(cdk.Stack):
             config=config,
             layers=layers.layers,
             api_url=self.api.url,
-            key_table_name=self.api.key_table.table_name,
-            key_table_arn=self.api.key_table.table_arn,
-            usage_plan_id=self.api.usage_plan.usage_plan_id,
-            usage_plan_logical_id=self.resolve(self.get_logical_id(self.api.usage_plan.node.default_child)),
+            key_table=self.api.key_table,
+            usage_plan=self.api.usage_plan,
             exclude_log_groups=own_log_groups,
         )
         self.maintenance = Maintenance(

@@ -67,7 +67,7 @@ def _fingerprint(*parts: str) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def _python312() -> str | None:
+def python312() -> str | None:
     candidates = [
         shutil.which("python3.12"),
         *sorted(Path.home().glob(".pyenv/versions/3.12*/bin/python3.12")),
@@ -102,17 +102,8 @@ def _trim(site: Path) -> None:
                 path.unlink()
 
 
-def build_python_layer(name: str, reqs: list[str], out: Path) -> Path:
-    layer = out / name
-    stamp = layer / ".fingerprint"
-    fingerprint = _fingerprint(*reqs, *PLATFORMS, *TRIM, Path(__file__).read_text())
-    if stamp.exists() and stamp.read_text() == fingerprint:
-        print(f"layers: {name} is up to date ({dir_size(layer) / 2**20:.1f} MiB)")
-        return layer
-    if layer.exists():
-        shutil.rmtree(layer)
-    site = layer / "python"
-    site.mkdir(parents=True)
+def pip_install_for_lambda(reqs: list[str], target: Path) -> None:
+    """Wheels for Lambda's CPython 3.12 on x86_64 into ``target``, whatever this machine is."""
     command = [
         sys.executable,
         "-m",
@@ -128,13 +119,27 @@ def build_python_layer(name: str, reqs: list[str], out: Path) -> Path:
         PYTHON_VERSION,
         *(arg for platform in PLATFORMS for arg in ("--platform", platform)),
         "--target",
-        str(site),
+        str(target),
         *reqs,
     ]
-    print(f"layers: installing {name} for Python {PYTHON_VERSION} x86_64", flush=True)
     subprocess.run(command, check=True)  # noqa: S603 - this interpreter's pip, fixed arguments
+
+
+def build_python_layer(name: str, reqs: list[str], out: Path) -> Path:
+    layer = out / name
+    stamp = layer / ".fingerprint"
+    fingerprint = _fingerprint(*reqs, *PLATFORMS, *TRIM, Path(__file__).read_text())
+    if stamp.exists() and stamp.read_text() == fingerprint:
+        print(f"layers: {name} is up to date ({dir_size(layer) / 2**20:.1f} MiB)")
+        return layer
+    if layer.exists():
+        shutil.rmtree(layer)
+    site = layer / "python"
+    site.mkdir(parents=True)
+    print(f"layers: installing {name} for Python {PYTHON_VERSION} x86_64", flush=True)
+    pip_install_for_lambda(reqs, site)
     _trim(site)
-    compiler = _python312()
+    compiler = python312()
     if compiler:
         subprocess.run(  # noqa: S603
             [

@@ -8,12 +8,10 @@ misconfigured route can never open the API.
 from __future__ import annotations
 
 import json
-import time
 import warnings
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
@@ -23,8 +21,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vectadb import __version__, ingestion, queries, reindexing
@@ -58,6 +54,7 @@ from vectadb.models import (
     TracePage,
     TraceStatus,
 )
+from vectadb.observability import add_counts, deadline_after, instruments
 from vectadb.runtime import get_runtime
 from vectadb.stores.base import EventQuery, Order, TraceQuery
 
@@ -70,11 +67,7 @@ RESERVE_SECONDS = 3.0
 # Read routes publish no metrics, which is expected, not worth a warning per container.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
-logger = Logger(service=SERVICE)
-# The domain package logs through the standard library; give it the same JSON format.
-copy_config_to_registered_loggers(source_logger=logger, include={"vectadb"})
-tracer = Tracer(service=SERVICE)
-metrics = Metrics(namespace="VectaDB", service=SERVICE)
+logger, tracer, metrics = instruments(SERVICE)
 app = APIGatewayRestResolver(enable_validation=True)
 app.configure_openapi(
     title="VectaDB API",
@@ -151,10 +144,10 @@ def post_event(event: Annotated[EventIn, Body()]) -> IngestResult:
     result = ingestion.ingest_event(
         event, runtime.store, runtime.policy, runtime.semantic, deadline=_deadline()
     )
-    metrics.add_metric(
-        name="EventsDuplicate" if result.duplicate else "EventsStored", unit=MetricUnit.Count, value=1
+    add_counts(
+        metrics,
+        {"EventsDuplicate" if result.duplicate else "EventsStored": 1, "EventsIndexed": int(result.indexed)},
     )
-    metrics.add_metric(name="EventsIndexed", unit=MetricUnit.Count, value=int(result.indexed))
     return IngestResult(
         event_id=result.event_id, trace_id=result.trace_id, duplicate=result.duplicate, indexed=result.indexed
     )
@@ -184,10 +177,15 @@ def post_batch(batch: Annotated[BatchIn, Body()]) -> Response[BatchResponse]:
     accepted = [r for r in results if isinstance(r, ingestion.Accepted)]
     duplicates = sum(r.duplicate for r in accepted)
     failed = len(results) - len(accepted)
-    metrics.add_metric(name="EventsIndexed", unit=MetricUnit.Count, value=sum(r.indexed for r in accepted))
-    metrics.add_metric(name="EventsStored", unit=MetricUnit.Count, value=len(accepted) - duplicates)
-    metrics.add_metric(name="EventsDuplicate", unit=MetricUnit.Count, value=duplicates)
-    metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=failed)
+    add_counts(
+        metrics,
+        {
+            "EventsIndexed": sum(r.indexed for r in accepted),
+            "EventsStored": len(accepted) - duplicates,
+            "EventsDuplicate": duplicates,
+            "EventsRejected": failed,
+        },
+    )
     return Response(
         status_code=207 if failed else 200,
         content_type=content_types.APPLICATION_JSON,
@@ -358,7 +356,7 @@ def _deadline() -> float | None:
     context = app.lambda_context
     if context is None:
         return None
-    return time.monotonic() + context.get_remaining_time_in_millis() / 1000 - RESERVE_SECONDS
+    return deadline_after(context.get_remaining_time_in_millis(), RESERVE_SECONDS)
 
 
 # -- errors ----------------------------------------------------------------------------------

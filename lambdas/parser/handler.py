@@ -11,20 +11,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vectadb.forwarder.delivery import UndecodableDelivery, decode
 from vectadb.forwarder.pipeline import forward
 from vectadb.forwarder.runtime import get_forwarder_runtime
+from vectadb.observability import add_counts, instruments
 
 SERVICE = "vectadb-parser"
-logger = Logger(service=SERVICE)
-copy_config_to_registered_loggers(source_logger=logger, include={"vectadb"})
-tracer = Tracer(service=SERVICE)
-metrics = Metrics(namespace="VectaDB", service=SERVICE)
+logger, tracer, metrics = instruments(SERVICE)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -40,7 +35,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         reason = str(exc)
         logger.error(reason)
         runtime.dead_letters.park_raw(reason, json.dumps(event, default=str))
-        metrics.add_metric(name="DeliveriesUndecodable", unit=MetricUnit.Count, value=1)
+        add_counts(metrics, {"DeliveriesUndecodable": 1})
         return {"status": "undecodable", "reason": reason}
     if decoded.message_type == "CONTROL_MESSAGE":
         logger.info("control message acknowledged")
@@ -68,8 +63,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "SendRetries": report.retries,
     }
     counts |= {f"EventsParsed{method.title()}": n for method, n in report.parsed.items()}
-    for name, value in counts.items():
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    add_counts(metrics, counts)
     if report.parked:
         logger.warning("events parked in the dead-letter queue", extra=report.as_dict())
     return {"status": "ok", **report.as_dict()}

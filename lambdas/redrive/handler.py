@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vectadb.forwarder.redrive import redrive
 from vectadb.forwarder.runtime import ConfigurationError, get_forwarder_runtime
+from vectadb.observability import add_counts, instruments
 
 SERVICE = "vectadb-redrive"
-logger = Logger(service=SERVICE)
-copy_config_to_registered_loggers(source_logger=logger, include={"vectadb"})
-tracer = Tracer(service=SERVICE)
-metrics = Metrics(namespace="VectaDB", service=SERVICE)
+logger, tracer, metrics = instruments(SERVICE)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -31,12 +26,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = redrive(
         runtime.sqs, settings.dlq_url, runtime.client, runtime.dead_letters, deadline, parser=runtime.parser
     )
-    for name, value in {
-        "EventsReplayed": report.events_replayed,
-        "DeadLettersDelivered": report.delivered,
-        "DeadLettersKept": report.kept,
-        "DeadLettersStillFailing": report.still_failing,
-        "EventsToDLQ": report.events_reparked,
-    }.items():
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    add_counts(
+        metrics,
+        {
+            "EventsReplayed": report.events_replayed,
+            "DeadLettersDelivered": report.delivered,
+            "DeadLettersKept": report.kept,
+            "DeadLettersStillFailing": report.still_failing,
+            "EventsToDLQ": report.events_reparked,
+        },
+    )
     return report.as_dict()

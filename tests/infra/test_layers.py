@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from infra.config import ROOT
-from layers.build import LIMIT_BYTES, _python312, build_all, dir_size
+from layers.build import LIMIT_BYTES, build_all, dir_size, pip_install_for_lambda, python312
 from tests.infra.conftest import Synth
 
 HANDLERS = (
@@ -79,32 +78,14 @@ def lambda_runtime_boto3() -> Path:
     """Lambda's Python runtime has boto3; the layers leave it out, so bring it for the check."""
     target = ROOT / "build" / "lambda-runtime"
     if not (target / "boto3").is_dir():
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--target",
-                str(target),
-                "--platform",
-                "manylinux2014_x86_64",
-                "--python-version",
-                "3.12",
-                "--only-binary=:all:",
-                "boto3==1.44.5",
-            ],
-            check=True,
-        )
+        pip_install_for_lambda(["boto3==1.44.5"], target)
     return target
 
 
 def test_the_full_and_model_layers_import_every_handler_and_embed_under_python_3_12(
     built: dict[str, int], lambda_runtime_boto3: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    python = _python312()
+    python = python312()
     if python is None:
         pytest.skip("no Python 3.12 interpreter on this machine (the layers target Lambda's 3.12)")
     layers = ROOT / "build" / "layers"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from vectadb.forwarder.client import ApiClient, RetryPolicy
 from vectadb.forwarder.deadletters import DeadLetters
 from vectadb.logparse.parser import LogParser, ParserOptions
 from vectadb.logparse.rules import RuleSet, load_rules
+from vectadb.observability import deadline_after
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class ForwarderRuntime:
 
     def deadline(self, remaining_ms: int) -> float:
         """When sending must stop (monotonic), keeping time back to park what is left."""
-        return time.monotonic() + remaining_ms / 1000 - self.settings.deadline_reserve_seconds
+        return deadline_after(remaining_ms, self.settings.deadline_reserve_seconds)
 
     @classmethod
     def from_settings(cls, settings: ParserSettings, sqs: Any = None) -> ForwarderRuntime:
