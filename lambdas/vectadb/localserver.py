@@ -12,7 +12,9 @@ import argparse
 import base64
 import json
 import os
+import re
 import signal
+import socket
 import sys
 import threading
 import time
@@ -38,6 +40,16 @@ LOCAL_STAGE = "local"
 PUBLIC_PATHS = frozenset({"/health"})
 DATA_DIR = Path(".vectadb")
 DEV_KEY_FILE = DATA_DIR / "dev-api-key"
+# A refused request's unread body is drained (up to these bounds) before the socket closes:
+# closing on unread data sends a TCP reset, and the client loses the answer it was about to
+# read. 16 MiB is over API Gateway's own 10 MB request limit, so any body the real API takes.
+LINGER_MAX_BYTES = 16 * 1024 * 1024
+LINGER_SECONDS = 10.0
+LINGER_IDLE_SECONDS = 2.0
+MAX_CHUNK_LINE = 4096
+MAX_TRAILER_LINES = 100
+_DIGITS = re.compile(r"[0-9]+")
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 
 @dataclass
@@ -70,7 +82,12 @@ def rest_proxy_event(
     authorizer: Mapping[str, Any] | None = None,
     source_ip: str = "127.0.0.1",
 ) -> dict[str, Any]:
-    """An API Gateway REST API (v1) Lambda proxy event, as API Gateway builds it."""
+    """An API Gateway REST API (v1) Lambda proxy event, as API Gateway builds it.
+
+    ``path`` is the request path as sent, percent-encoding and all: that is what API Gateway's
+    REST APIs hand the function (only HTTP APIs decode it), so an encoded slash never makes a
+    new segment for the handler's routing.
+    """
     headers = dict(headers or {})
     query = dict(query or {})
     now_ms = int(time.time() * 1000)
@@ -88,9 +105,9 @@ def rest_proxy_event(
             "accountId": LOCAL_ACCOUNT,
             "apiId": LOCAL_API_ID,
             "authorizer": dict(authorizer) if authorizer else None,
-            "domainName": headers.get("Host", "localhost"),
+            "domainName": header(headers, "Host") or "localhost",
             "httpMethod": method,
-            "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent")},
+            "identity": {"sourceIp": source_ip, "userAgent": header(headers, "User-Agent")},
             "path": f"/{LOCAL_STAGE}{path}",
             "protocol": "HTTP/1.1",
             "requestId": str(uuid.uuid4()),
@@ -102,6 +119,15 @@ def rest_proxy_event(
         "body": body,
         "isBase64Encoded": False,
     }
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header's value whatever the case of its name, as HTTP (and API Gateway) reads names."""
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            return value
+    return None
 
 
 def token_authorizer_event(method: str, path: str, authorization: str | None) -> dict[str, Any]:
@@ -147,20 +173,31 @@ class LocalGateway:
         source_ip: str = "127.0.0.1",
     ) -> GatewayResult:
         url = urlsplit(raw_path)
+        # Not unquoted: API Gateway's REST APIs pass the path on still percent-encoded (see
+        # rest_proxy_event); the query string's values they do decode, as parse_qs does.
         path = url.path or "/"
         authorizer_context: dict[str, Any] | None = None
         with self._invoke_lock:
             if path not in PUBLIC_PATHS:
-                denied = self._authorize(method, path, headers.get("Authorization"))
+                denied = self._authorize(method, path, header(headers, "Authorization"))
                 if isinstance(denied, GatewayResult):
                     return denied
                 authorizer_context = denied
+            try:
+                text = body.decode("utf-8") if body is not None else None
+            except UnicodeDecodeError as exc:
+                # Refused rather than stored with U+FFFD in place of what the sender meant.
+                return _gateway_error(
+                    400,
+                    "invalid_utf8",
+                    f"request body is not valid UTF-8: byte 0x{body[exc.start]:02x} at offset {exc.start}",
+                )
             event = rest_proxy_event(
                 method,
                 path,
                 query=parse_qs(url.query, keep_blank_values=True),
                 headers=dict(headers),
-                body=body.decode("utf-8", errors="replace") if body is not None else None,
+                body=text,
                 authorizer=authorizer_context,
                 source_ip=source_ip,
             )
@@ -205,38 +242,206 @@ def _gateway_error(status: int, code: str, message: str) -> GatewayResult:
     )
 
 
+class _Refused(Exception):
+    """A request whose body cannot be read as sent: answered, then the connection is closed."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.result = _gateway_error(status, code, message)
+
+
+# BaseHTTPRequestHandler's own refusals (request line, headers), as JSON like every other error.
+_PROTOCOL_ERRORS = {
+    400: "bad_request",
+    414: "uri_too_long",
+    431: "headers_too_large",
+    505: "http_version_not_supported",
+}
+
+
 class _RequestHandler(BaseHTTPRequestHandler):
     server: LocalServer
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in one buffered write, with TCP_NODELAY: written apart, the body
+    # waited on Nagle for the client's delayed ACK, ~40 ms on every keep-alive request.
+    wbufsize = -1
+    disable_nagle_algorithm = True
+    # Set when a refused body may still be arriving: finish() drains it before closing.
+    _linger = False
+
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        """Every method goes to the API, whose router answers 405 (with Allow) or 404 for it.
+
+        BaseHTTPRequestHandler looks up ``do_<METHOD>`` and answers 501 in HTML without one;
+        API Gateway has no such answer, and the handler's is the API's documented one.
+        """
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
 
     def _dispatch(self) -> None:
         gateway = self.server.gateway
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > gateway.max_body_bytes:
-            # Do not read it: refuse and close, as API Gateway refuses a payload Lambda cannot take.
+        try:
+            body = self._read_body(gateway.max_body_bytes)
+        except _Refused as refused:
+            # The framing is broken or the body unread: nothing after it can be trusted.
             self.close_connection = True
-            result = _gateway_error(
-                413, "body_too_large", f"request body is over {gateway.max_body_bytes} bytes"
+            self._linger = True
+            self._respond(refused.result)
+            return
+        result = gateway.handle(
+            self.command, self.path, dict(self.headers.items()), body, source_ip=self.client_address[0]
+        )
+        self._respond(result)
+
+    def _framing(self, limit: int) -> int | None:
+        """The body's Content-Length, or None for a chunked body; _Refused when neither holds."""
+        encodings = self.headers.get_all("Transfer-Encoding")
+        lengths = self.headers.get_all("Content-Length")
+        if encodings:
+            codings = [c.strip().lower() for c in ",".join(encodings).split(",") if c.strip()]
+            if lengths:
+                # Both: RFC 9112 lets a server refuse it, and a smuggled body is what it looks like.
+                raise _Refused(
+                    400, "invalid_content_length", "send Content-Length or Transfer-Encoding, not both"
+                )
+            if not codings or codings[-1] != "chunked":
+                raise _Refused(
+                    400, "invalid_transfer_encoding", "the body's length is unknown: chunked must come last"
+                )
+            if codings != ["chunked"]:
+                raise _Refused(
+                    501, "unsupported_transfer_encoding", "only the chunked transfer coding is supported"
+                )
+            return None
+        if not lengths:
+            return 0
+        values = {value.strip() for value in lengths}
+        value = values.pop()
+        if values or not _DIGITS.fullmatch(value):
+            raise _Refused(
+                400,
+                "invalid_content_length",
+                f"Content-Length must be one number of bytes, not {', '.join(lengths)!r}",
             )
-        else:
-            body = self.rfile.read(length) if length else None
-            result = gateway.handle(
-                self.command, self.path, dict(self.headers.items()), body, source_ip=self.client_address[0]
+        length = int(value)
+        if length > limit:
+            raise _Refused(413, "body_too_large", f"request body is over {limit} bytes")
+        return length
+
+    def _read_body(self, limit: int) -> bytes | None:
+        length = self._framing(limit)
+        if length is None:
+            return self._read_chunked(limit) or None
+        if not length:
+            return None
+        body = self.rfile.read(length)
+        if len(body) < length:
+            raise _Refused(
+                400, "invalid_content_length", f"request body ended after {len(body)} of {length} bytes"
             )
+        return body
+
+    def _read_chunked(self, limit: int) -> bytes:
+        """A chunked body (curl sends one for ``-T -`` or ``-H 'Transfer-Encoding: chunked'``).
+
+        The size limit holds while reading: a chunk that would pass it is refused unread.
+        """
+        parts: list[bytes] = []
+        total = 0
+        while True:
+            size_field = self._chunk_line().split(b";", 1)[0].strip(b" \t")
+            if not _CHUNK_SIZE.fullmatch(size_field):
+                raise _Refused(400, "invalid_chunked_body", f"bad chunk size {size_field[:32]!r}")
+            size = int(size_field, 16)
+            if size == 0:
+                break
+            total += size
+            if total > limit:
+                raise _Refused(413, "body_too_large", f"request body is over {limit} bytes")
+            data = self.rfile.read(size)
+            if len(data) < size or self.rfile.read(2) != b"\r\n":
+                raise _Refused(
+                    400, "invalid_chunked_body", "a chunk is shorter than its size or not ended by CRLF"
+                )
+            parts.append(data)
+        for _ in range(MAX_TRAILER_LINES):  # trailer fields: read past, not used
+            if self._chunk_line() == b"":
+                return b"".join(parts)
+        raise _Refused(400, "invalid_chunked_body", f"more than {MAX_TRAILER_LINES} trailer lines")
+
+    def _chunk_line(self) -> bytes:
+        line = self.rfile.readline(MAX_CHUNK_LINE + 1)
+        if not line.endswith(b"\r\n"):
+            raise _Refused(
+                400, "invalid_chunked_body", "a chunk line is too long, cut short, or not ended by CRLF"
+            )
+        return line[:-2]
+
+    def _respond(self, result: GatewayResult) -> None:
+        """Send the answer; to HEAD its status and headers only.
+
+        HEAD has no route in the API, so it gets the API's 405 (or 401/404), without a body
+        and without Content-Length, which for HEAD would have to be a GET's length.
+        """
         self.send_response(result.status)
         for name, value in result.headers.items():
-            if name.lower() not in ("content-length", "connection"):
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
                 self.send_header(name, value)
-        self.send_header("Content-Length", str(len(result.body)))
+        if self.command != "HEAD":
+            self.send_header("Content-Length", str(len(result.body)))
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(result.body)
+        if self.command != "HEAD":
+            self.wfile.write(result.body)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
+    def handle_expect_100(self) -> bool:
+        """Invite a body with 100 Continue only when it will be read; else the refusal comes at once."""
+        try:
+            self._framing(self.server.gateway.max_body_bytes)
+        except _Refused:
+            return True  # _dispatch answers; a client that waits for 100 never sends the body
+        self.send_response_only(100)
+        self.end_headers()
+        self.wfile.flush()  # the writer is buffered, and the client waits for this line
+        return True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The stdlib's own refusals (bad request line, headers too long) as the API's JSON."""
+        self.log_error("code %d, message %s", code, message)
+        self.close_connection = True
+        self._linger = True
+        phrase = self.responses.get(code, ("error",))[0]
+        self._respond(_gateway_error(code, _PROTOCOL_ERRORS.get(code, "bad_request"), message or phrase))
+
+    def finish(self) -> None:
+        super().finish()
+        if self._linger:
+            _drain(self.connection)
 
     def log_message(self, format: str, *args: Any) -> None:
         sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+
+def _drain(sock: socket.socket) -> None:
+    """Close our side, then read and drop what the client still sends, within bounds.
+
+    Closed on unread data, the socket resets, and the client, still writing its body, sees a
+    broken pipe instead of the answer already sent; drained, it finishes and reads it.
+    """
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(LINGER_IDLE_SECONDS)
+        deadline = time.monotonic() + LINGER_SECONDS
+        left = LINGER_MAX_BYTES
+        while left > 0 and time.monotonic() < deadline:
+            chunk = sock.recv(min(65536, left))
+            if not chunk:
+                return
+            left -= len(chunk)
+    except OSError:
+        return
 
 
 class LocalServer(ThreadingHTTPServer):
