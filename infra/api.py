@@ -26,6 +26,9 @@ from infra.functions import Layers, VectaFunction
 from infra.nag import acknowledge
 
 AUTHORIZER_CACHE = cdk.Duration.minutes(5)
+# A header that is not "Bearer <token>" gets API Gateway's 401 without invoking the authorizer (so
+# it counts as no authorizer error). The scheme in any case, as the authorizer itself accepts it.
+BEARER_HEADER = r"^[Bb][Ee][Aa][Rr][Ee][Rr] [^ ]+$"
 
 # (path, method, body schema or None). Every route but /health needs a key.
 ROUTES: list[tuple[str, str, dict | None]] = [
@@ -146,6 +149,7 @@ class Api(Construct):
             "TokenAuthorizer",
             handler=self.authorizer_function.function,
             identity_source=apigw.IdentitySource.header("Authorization"),
+            validation_regex=BEARER_HEADER,
             results_cache_ttl=AUTHORIZER_CACHE,
         )
         # One invoke permission for the whole API (not two per method): a small, fixed resource policy.

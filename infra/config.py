@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -49,6 +49,22 @@ class FunctionSize(_Model):
     timeout_s: int = Field(ge=1, le=900)
 
 
+class ReservedConcurrency(_Model):
+    """Lambda reserved concurrency, off by default.
+
+    Lambda keeps at least 100 of the account's concurrency unreserved (all of it while the account
+    still has the new-account quota of 10), so any reservation fails the deployment of an account
+    whose quota was not raised: a first deployment must not need one.
+    """
+
+    ingest: int | None = Field(
+        default=None, ge=1, description="Caps the ingestion function, protecting the single storage host"
+    )
+    redrive: int | None = Field(
+        default=None, ge=1, description="1 serialises the replays (a manual run waits for the scheduled one)"
+    )
+
+
 class Functions(_Model):
     ingest: FunctionSize = FunctionSize(memory_mb=3008, timeout_s=29)  # 29 s: API Gateway's limit
     authorizer: FunctionSize = FunctionSize(memory_mb=256, timeout_s=10)
@@ -56,6 +72,7 @@ class Functions(_Model):
     redrive: FunctionSize = FunctionSize(memory_mb=512, timeout_s=600)
     reindex: FunctionSize = FunctionSize(memory_mb=3008, timeout_s=900)
     retention: FunctionSize = FunctionSize(memory_mb=1024, timeout_s=900)
+    reserved_concurrency: ReservedConcurrency = ReservedConcurrency()
 
 
 class Embedding(_Model):
@@ -68,6 +85,104 @@ class Embedding(_Model):
     @classmethod
     def _absolute(cls, path: Path) -> Path:
         return path if path.is_absolute() else ROOT / path
+
+
+# The two store tasks (infra/storage.py reserves these for each).
+STORE_TASKS = 2
+STORE_TASK_CPU = 1024  # CPU units: one vCPU
+STORE_TASK_MEMORY_MIB = 1536
+# The OS, Docker and the ECS agent; ECS registers less memory than the instance has.
+HOST_OVERHEAD_MIB = 1024
+HOST_MIN_MEMORY_MIB = STORE_TASKS * STORE_TASK_MEMORY_MIB + HOST_OVERHEAD_MIB
+# Every awsvpc task takes a network interface of its own, besides the host's primary one.
+HOST_MIN_ENIS = 1 + STORE_TASKS
+
+
+class InstanceType(NamedTuple):
+    vcpus: int
+    memory_mib: int
+    max_enis: int
+
+
+def _family(name: str, memory_gib_per_vcpu: int) -> dict[str, InstanceType]:
+    # large, xlarge, 2xlarge, 4xlarge: 2, 4, 8, 16 vCPUs and 3, 4, 4, 8 network interfaces in
+    # every family below.
+    sizes = {"large": (2, 3), "xlarge": (4, 4), "2xlarge": (8, 4), "4xlarge": (16, 8)}
+    return {
+        f"{name}.{size}": InstanceType(vcpus, vcpus * memory_gib_per_vcpu * 1024, enis)
+        for size, (vcpus, enis) in sizes.items()
+    }
+
+
+# The storage host's instance types: x86_64 (the ECS-optimized AMI is the x86_64 one) and Nitro
+# (the host finds the data volume by its NVMe name, which Xen types such as t2, m4, c4 and r4 do
+# not have). vCPUs, memory and "maximum network interfaces" are from the EC2 instance-type docs
+# (https://docs.aws.amazon.com/ec2/latest/instancetypes/gp.html, co.html and mo.html, the
+# "Network specifications" tables). Small sizes are listed so that the refusal can say why.
+# Unknown types are refused rather than accepted with a warning: a type that cannot place both
+# tasks leaves the ECS services, and so the stack, waiting for about three hours before
+# CloudFormation rolls back, while adding a row here from those tables takes a minute.
+INSTANCE_TYPES: dict[str, InstanceType] = {
+    **{
+        f"{family}.{size}": InstanceType(vcpus, memory_mib, enis)
+        for family in ("t3", "t3a")
+        for size, (vcpus, memory_mib, enis) in {
+            "nano": (2, 512, 2),
+            "micro": (2, 1024, 2),
+            "small": (2, 2048, 3),
+            "medium": (2, 4096, 3),
+            "large": (2, 8192, 3),
+            "xlarge": (4, 16384, 4),
+            "2xlarge": (8, 32768, 4),
+        }.items()
+    },
+    **{k: v for f in ("m5", "m5a", "m6i", "m6a", "m7i", "m7a") for k, v in _family(f, 4).items()},
+    **{k: v for f in ("c5", "c5a", "c6i", "c6a", "c7i", "c7a") for k, v in _family(f, 2).items()},
+    **{k: v for f in ("r5", "r5a", "r6i", "r6a", "r7i", "r7a") for k, v in _family(f, 8).items()},
+}
+# Graviton families (t4g, m6g, c7gn, r8g, ...) and a1: arm64, which the x86_64 AMI cannot boot.
+_GRAVITON = re.compile(r"^(a1|[a-z]+\d+g[a-z]*)\.")
+
+
+def _host_problems(spec: InstanceType) -> list[str]:
+    problems = []
+    if spec.memory_mib < HOST_MIN_MEMORY_MIB:
+        problems.append(
+            f"{spec.memory_mib} MiB of memory, under the {HOST_MIN_MEMORY_MIB} MiB needed "
+            f"({STORE_TASKS} tasks of {STORE_TASK_MEMORY_MIB} MiB and {HOST_OVERHEAD_MIB} MiB for the host)"
+        )
+    if spec.vcpus * 1024 < STORE_TASKS * STORE_TASK_CPU:
+        needed = STORE_TASKS * STORE_TASK_CPU // 1024
+        problems.append(f"{spec.vcpus} vCPUs, under the {needed} the tasks reserve")
+    if spec.max_enis < HOST_MIN_ENIS:
+        problems.append(
+            f"{spec.max_enis} network interfaces, under the {HOST_MIN_ENIS} needed (the host's and one "
+            "per awsvpc task)"
+        )
+    return problems
+
+
+def _check_instance_type(name: str) -> str:
+    if _GRAVITON.match(name):
+        raise ValueError(
+            f"{name!r} is a Graviton (arm64) type; the storage host runs the x86_64 ECS-optimized "
+            "AMI: choose an x86_64 type, e.g. t3.medium"
+        )
+    spec = INSTANCE_TYPES.get(name)
+    if spec is None:
+        families = sorted({k.split(".")[0] for k in INSTANCE_TYPES} - {"t3", "t3a"})
+        raise ValueError(
+            f"{name!r} is not a known storage host type; accepted: t3 and t3a medium to 2xlarge, "
+            f"and large to 4xlarge of {', '.join(families)} (another x86_64 Nitro type: add a row "
+            "to INSTANCE_TYPES in infra/config.py)"
+        )
+    problems = _host_problems(spec)
+    if problems:
+        raise ValueError(
+            f"{name!r} has {' and '.join(problems)}: the store tasks could never be placed; "
+            "choose t3.medium or larger"
+        )
+    return name
 
 
 class Storage(_Model):
@@ -90,6 +205,11 @@ class Storage(_Model):
         if not tag or tag == "latest":
             raise ValueError(f"{image!r}: pin an image tag (not 'latest')")
         return image
+
+    @field_validator("instance_type")
+    @classmethod
+    def _host_type(cls, name: str) -> str:
+        return _check_instance_type(name)
 
     @model_validator(mode="after")
     def _external_needs_endpoints(self) -> Storage:
@@ -130,6 +250,9 @@ class Schedules(_Model):
     subscribe_minutes: int = Field(default=60, ge=5, le=1440)
 
 
+RESERVED_PREFIXES = ("aws", "ecs", "fargate")
+
+
 class DeployConfig(_Model):
     stack_name: str = Field(default="VectaDb", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,63}$")
     layers_dir: Path = Field(default=Path("build/layers"), description="Made by make layers")
@@ -148,6 +271,19 @@ class DeployConfig(_Model):
     @classmethod
     def _absolute(cls, path: Path) -> Path:
         return path if path.is_absolute() else ROOT / path
+
+    @model_validator(mode="after")
+    def _capacity_provider_name(self) -> DeployConfig:
+        # CloudFormation names the ECS capacity provider "<stack_name>-<logical id>-<suffix>", and ECS
+        # refuses a name that starts with aws, ecs or fargate in any case (CDK checks lower case only).
+        reserved = [p for p in RESERVED_PREFIXES if self.stack_name.lower().startswith(p)]
+        if self.storage.mode == "ecs" and reserved:
+            raise ValueError(
+                f"stack_name {self.stack_name!r} starts with {self.stack_name[: len(reserved[0])]!r}: "
+                "ECS refuses the capacity provider's name, which starts with the stack name, when it "
+                "starts with aws, ecs or fargate in any case; choose another stack_name"
+            )
+        return self
 
     @field_validator("parser_rules_file")
     @classmethod

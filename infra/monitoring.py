@@ -65,6 +65,22 @@ class Monitoring(Construct):
         self.topic = sns.Topic(
             self, "Alarms", display_name="VectaDB alarms", master_key=key, enforce_ssl=True
         )
+        # enforce_ssl makes a topic policy, and a topic policy replaces the default one: without
+        # this statement CloudWatch could not publish, and no alarm would ever be delivered.
+        stack = cdk.Stack.of(self)
+        alarms_arn = f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": alarms_arn},
+                },
+            )
+        )
         if alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
         action = actions.SnsAction(self.topic)

@@ -9,12 +9,13 @@ not a replacement for it (see the README).
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import CfnResource, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.config import Network as NetworkConfig
+from infra.functions import LOG_RETENTION
 from infra.nag import acknowledge
 
 INTERFACE_ENDPOINTS = {
@@ -23,6 +24,8 @@ INTERFACE_ENDPOINTS = {
     "Logs": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
     "XRay": ec2.InterfaceVpcEndpointAwsService.XRAY,
 }
+# CDK's provider for restrict_default_security_group: one per stack, at the stack's root.
+RESTRICT_DEFAULT_SG_PROVIDER = "Custom::VpcRestrictDefaultSGCustomResourceProvider"
 
 
 class Network(Construct):
@@ -45,6 +48,7 @@ class Network(Construct):
                 "DynamoDb": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.DYNAMODB),
             },
         )
+        self._restrict_default_sg_logs()
         flow_logs = logs.LogGroup(
             self,
             "FlowLogs",
@@ -69,3 +73,18 @@ class Network(Construct):
                     "EC23",
                     "HTTPS from the VPC's own CIDR only (the rule cannot read a CIDR given by reference)",
                 )
+
+    def _restrict_default_sg_logs(self) -> None:
+        """A log group with a retention for CDK's function that empties the default security group.
+
+        CDK makes that function (a custom-resource provider of the stack) without a log group, so
+        Lambda would make one that keeps its logs forever and outlives the stack.
+        """
+        provider = Stack.of(self).node.try_find_child(RESTRICT_DEFAULT_SG_PROVIDER)
+        handler = provider.node.try_find_child("Handler") if provider else None
+        if not isinstance(handler, CfnResource):
+            raise RuntimeError(f"CDK no longer makes {RESTRICT_DEFAULT_SG_PROVIDER}/Handler")
+        log_group = logs.LogGroup(
+            self, "RestrictDefaultSgLogs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
+        )
+        handler.add_property_override("LoggingConfig", {"LogGroup": log_group.log_group_name})

@@ -29,7 +29,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from infra.config import DeployConfig
-from infra.functions import Layers, VectaFunction
+from infra.functions import LOG_RETENTION, Layers, VectaFunction
 from infra.nag import acknowledge, logical_id
 
 ASYNC_RETRIES = 2
@@ -108,7 +108,7 @@ class LogPipeline(Construct):
             size=config.functions.redrive,
             layers=[layers.base],
             environment=environment,
-            reserved_concurrency=1,  # one drainer at a time
+            reserved_concurrency=config.functions.reserved_concurrency.redrive,
         )
         for fn in (self.parser, self.redrive):
             self.api_key_secret.grant_read(fn.role)
@@ -190,6 +190,15 @@ class LogPipeline(Construct):
             environment={},
         )
 
+    def _provider(self, name: str, on_event: VectaFunction) -> cr.Provider:
+        """The CDK provider framework for a custom resource, logging to a group with a retention."""
+        log_group = logs.LogGroup(
+            self, f"{name}Logs", retention=LOG_RETENTION, removal_policy=cdk.RemovalPolicy.DESTROY
+        )
+        provider = cr.Provider(self, name, on_event_handler=on_event.function, log_group=log_group)
+        _acknowledge_provider(provider, on_event)
+        return provider
+
     def _prefix_subscriptions(self, config: DeployConfig, layers: Layers, exclude: list[str]) -> None:
         stack = cdk.Stack.of(self)
         fn = self._deploy_function(
@@ -218,8 +227,7 @@ class LogPipeline(Construct):
                 f"IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{prefix}*]",
                 "Subscribing every log group under a configured prefix is the point of a prefix",
             )
-        provider = cr.Provider(self, "SubscriberProvider", on_event_handler=fn.function)
-        _acknowledge_provider(provider, fn)
+        provider = self._provider("SubscriberProvider", fn)
         properties = {
             "Prefixes": list(config.log_groups.prefixes),
             "Exclude": [
@@ -300,8 +308,7 @@ class LogPipeline(Construct):
             f"IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/usageplans/<{logical_id(usage_plan)}>/keys/*]",
             "Keys of this stack's usage plan only",
         )
-        provider = cr.Provider(self, "ServiceKeyProvider", on_event_handler=fn.function)
-        _acknowledge_provider(provider, fn)
+        provider = self._provider("ServiceKeyProvider", fn)
         self.service_key = cdk.CustomResource(
             self,
             "ServiceKey",

@@ -58,7 +58,9 @@ class VectaDbStack(cdk.Stack):
         if config.embedding.model:
             store_env["VECTADB_EMBEDDING_MODEL"] = config.embedding.model
 
-        def store_function(name: str, handler: str, description: str) -> VectaFunction:
+        def store_function(
+            name: str, handler: str, description: str, reserved_concurrency: int | None = None
+        ) -> VectaFunction:
             fn = VectaFunction(
                 self,
                 name,
@@ -69,12 +71,18 @@ class VectaDbStack(cdk.Stack):
                 environment=store_env,
                 vpc=vpc,
                 security_groups=client_groups,
+                reserved_concurrency=reserved_concurrency,
             )
             surreal_secret.grant_read(fn.role)
             qdrant_secret.grant_read(fn.role)
             return fn
 
-        self.ingest = store_function("Ingest", "ingest.handler.handler", "VectaDB: ingestion and query API")
+        self.ingest = store_function(
+            "Ingest",
+            "ingest.handler.handler",
+            "VectaDB: ingestion and query API",
+            reserved_concurrency=config.functions.reserved_concurrency.ingest,
+        )
         reindex = store_function("Reindex", "reindex.handler.handler", "VectaDB: embed unindexed events")
         retention = store_function("Retention", "retention.handler.handler", "VectaDB: delete expired events")
 

@@ -3,8 +3,9 @@
 Why EC2 capacity and not Fargate: Qdrant refuses network file systems (EFS), and a Fargate task's
 managed EBS volume is created when the task starts and deleted when it stops, so every task
 replacement would restore from the last snapshot and lose the writes since. Here the data volume
-is a stand-alone, encrypted gp3 volume (retained on stack deletion, snapshotted daily by Data
-Lifecycle Manager) that the host attaches at boot. A replaced host or task finds the same data.
+is a stand-alone, encrypted gp3 volume (retained on stack deletion with the stores' secrets,
+snapshotted daily by Data Lifecycle Manager) that the host attaches at boot. A replaced host or
+task finds the same data.
 
 Both services run as ``awsvpc`` tasks, so each has a security group of its own that admits only
 the clients' group (the ingestion and maintenance functions), and a Cloud Map name:
@@ -24,6 +25,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from infra.config import STORE_TASK_CPU, STORE_TASK_MEMORY_MIB
 from infra.config import Storage as StorageConfig
 from infra.nag import acknowledge
 
@@ -32,6 +34,11 @@ SURREAL_PORT = 8000
 QDRANT_PORT = 6333
 DATA_DEVICE = "/dev/xvdf"
 SURREAL_UID = 65532  # the image's non-root user
+
+
+# ECS agent settings, written first (the volume script may exit): awsvpc tasks cannot reach the
+# instance metadata service, so neither the host role's credentials.
+ECS_AGENT_CONFIG = ["echo ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config"]
 
 
 def attach_volume_script(volume_id: str) -> list[str]:
@@ -68,32 +75,6 @@ class Storage(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: StorageConfig, vpc: ec2.IVpc) -> None:
         super().__init__(scope, construct_id)
-        self.surreal_secret = secretsmanager.Secret(
-            self,
-            "SurrealRoot",
-            description="VectaDB: SurrealDB root credentials",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                secret_string_template='{"username": "root"}',  # noqa: S106 (a user name)
-                generate_string_key="password",
-                exclude_punctuation=True,
-                password_length=40,
-            ),
-        )
-        self.qdrant_secret = secretsmanager.Secret(
-            self,
-            "QdrantApiKey",
-            description="VectaDB: Qdrant API key",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                exclude_punctuation=True, password_length=48
-            ),
-        )
-        for secret in (self.surreal_secret, self.qdrant_secret):
-            acknowledge(
-                secret,
-                "SMG4",
-                "Neither SurrealDB's root user nor Qdrant's static API key can be rotated by a Lambda "
-                "rotator: the store must change first (README, 'Rotating secrets')",
-            )
         self.client_security_group = ec2.SecurityGroup(
             self, "Clients", vpc=vpc, description="VectaDB: functions allowed to reach the stores"
         )
@@ -110,6 +91,36 @@ class Storage(Construct):
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
         cdk.Tags.of(self.volume).add("vectadb:backup", cdk.Stack.of(self).stack_name)
+
+        self.surreal_secret = secretsmanager.Secret(
+            self,
+            "SurrealRoot",
+            description=f"VectaDB: SurrealDB root credentials of the data volume {self.volume.volume_id}",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template='{"username": "root"}',  # noqa: S106 (a user name)
+                generate_string_key="password",
+                exclude_punctuation=True,
+                password_length=40,
+            ),
+        )
+        self.qdrant_secret = secretsmanager.Secret(
+            self,
+            "QdrantApiKey",
+            description=f"VectaDB: Qdrant API key of the data volume {self.volume.volume_id}",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                exclude_punctuation=True, password_length=48
+            ),
+        )
+        for secret in (self.surreal_secret, self.qdrant_secret):
+            # Kept with the volume: SurrealDB keeps its root user in the data, so the retained volume
+            # opens only with this password; the Qdrant key is kept with it, as a pair.
+            secret.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+            acknowledge(
+                secret,
+                "SMG4",
+                "Neither SurrealDB's root user nor Qdrant's static API key can be rotated by a Lambda "
+                "rotator: the store must change first (README, 'Rotating secrets')",
+            )
 
         self.cluster = ecs.Cluster(
             self,
@@ -185,7 +196,7 @@ class Storage(Construct):
             "AS3",
             "A fixed group of one: a replacement is visible through the NotRunning alarms of the stores",
         )
-        self.host.add_user_data(*attach_volume_script(self.volume.volume_id))
+        self.host.add_user_data(*ECS_AGENT_CONFIG, *attach_volume_script(self.volume.volume_id))
         capacity = ecs.AsgCapacityProvider(
             self,
             "Capacity",
@@ -274,8 +285,8 @@ class Storage(Construct):
             command=command,
             environment=environment,
             secrets=secrets,
-            cpu=1024,
-            memory_reservation_mib=1536,
+            cpu=STORE_TASK_CPU,
+            memory_reservation_mib=STORE_TASK_MEMORY_MIB,
             port_mappings=[ecs.PortMapping(container_port=port)],
             logging=ecs.LogDrivers.aws_logs(stream_prefix=name.lower(), log_group=log_group),
             health_check=ecs.HealthCheck(
@@ -300,7 +311,7 @@ class Storage(Construct):
         security_group.add_ingress_rule(
             self.client_security_group, ec2.Port.tcp(port), f"{name} from VectaDB functions"
         )
-        return ecs.Ec2Service(
+        service = ecs.Ec2Service(
             self,
             f"{name}Service",
             cluster=self.cluster,
@@ -318,6 +329,10 @@ class Storage(Construct):
                 dns_ttl=cdk.Duration.seconds(10),
             ),
         )
+        # On the whole cluster, so also on its capacity-provider association, which CDK adds only at
+        # synthesis: the service is created after the association and deleted before it.
+        service.node.add_dependency(self.cluster)
+        return service
 
     def _snapshots(self) -> None:
         role = iam.Role(

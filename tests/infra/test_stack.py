@@ -71,6 +71,30 @@ def test_the_variants_pass_the_checks_too(synth: Callable[..., Synth]) -> None:
         assert variant.report()["pluginReports"][0]["violations"] == []
 
 
+def test_every_function_logs_to_a_group_with_a_retention(synth: Callable[..., Synth]) -> None:
+    """CDK's own functions too (the provider framework, the default security group's custom resource)."""
+    variants = [synth(), synth(log_groups={"prefixes": ["/aws/lambda/agents-"]}), synth(storage=EXTERNAL)]
+    for s in variants:
+        groups = s.of_type("AWS::Logs::LogGroup")
+        explicit = {json.dumps(g["Properties"].get("LogGroupName")) for g in groups.values()}
+        functions = s.of_type("AWS::Lambda::Function")
+        assert any(f["Properties"]["Handler"].startswith("framework.") for f in functions.values())
+        for name, fn in functions.items():
+            target = fn["Properties"].get("LoggingConfig", {}).get("LogGroup")
+            if isinstance(target, dict) and target.get("Ref") in groups:
+                assert groups[target["Ref"]]["Properties"]["RetentionInDays"] > 0, name
+            else:  # or a group of Lambda's own name for it
+                default_name = {"Fn::Join": ["", ["/aws/lambda/", {"Ref": name}]]}
+                assert json.dumps(default_name) in explicit, f"{name} logs to a group that keeps logs forever"
+    default = variants[0]
+    (vpc_provider,) = [
+        f
+        for k, f in default.of_type("AWS::Lambda::Function").items()
+        if k.startswith("CustomVpcRestrictDefaultSG")
+    ]
+    assert "LogGroup" in vpc_provider["Properties"]["LoggingConfig"]
+
+
 # -- network -------------------------------------------------------------------------------
 
 
@@ -161,6 +185,40 @@ def test_storage_survives_task_and_host_replacement(default: Synth) -> None:
         "AWS::DLM::LifecyclePolicy",
         {"PolicyDetails": Match.object_like({"ResourceTypes": ["VOLUME"]}), "State": "ENABLED"},
     )
+
+
+def test_the_stores_credentials_are_retained_with_their_data(default: Synth) -> None:
+    secrets = {
+        k: v
+        for k, v in default.of_type("AWS::SecretsManager::Secret").items()
+        if k.startswith(("StorageSurrealRoot", "StorageQdrantApiKey"))
+    }
+    assert len(secrets) == 2
+    (volume_id,) = default.of_type("AWS::EC2::Volume")
+    for name, secret in secrets.items():
+        assert secret["DeletionPolicy"] == "Retain", name
+        assert secret["UpdateReplacePolicy"] == "Retain", name
+        # Named after the volume they open, so the pair is found again after a teardown.
+        assert {"Ref": volume_id} in secret["Properties"]["Description"]["Fn::Join"][1], name
+
+
+def test_the_store_services_wait_for_the_capacity_provider_association(default: Synth) -> None:
+    (association,) = default.of_type("AWS::ECS::ClusterCapacityProviderAssociations")
+    services = default.of_type("AWS::ECS::Service")
+    assert len(services) == 2
+    for name, service in services.items():
+        assert association in service.get("DependsOn", []), name
+
+
+def test_awsvpc_tasks_cannot_reach_the_instance_metadata(default: Synth) -> None:
+    (template,) = default.of_type("AWS::EC2::LaunchTemplate").values()
+    user_data = template["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"]
+    text = "".join(part if isinstance(part, str) else "<token>" for part in user_data["Fn::Join"][1])
+    lines = text.splitlines()
+    block = "echo ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config"
+    assert block in lines
+    # Before anything that may exit the script (the volume's attachment).
+    assert lines.index(block) < min(i for i, line in enumerate(lines) if "attach-volume" in line)
 
 
 def test_the_stores_admit_only_the_functions_security_group(default: Synth) -> None:
@@ -332,6 +390,15 @@ def test_the_token_authorizer_is_cached_and_keys_are_digests_in_dynamodb(default
     assert "VECTADB_API_KEY_TABLE" in env and "VECTADB_API_KEYS" not in env
 
 
+def test_a_malformed_authorization_header_never_invokes_the_authorizer(default: Synth) -> None:
+    (authorizer,) = default.of_type("AWS::ApiGateway::Authorizer").values()
+    expression = authorizer["Properties"]["IdentityValidationExpression"]
+    for header in ("Bearer vdb_abc123", "bearer vdb_abc123", "BEARER x"):
+        assert re.fullmatch(expression, header), header
+    for header in ("", "Bearer", "Bearer ", "Bearer a b", "Bearervdb_abc", "Basic dXNlcjpwYXNz", "vdb_abc"):
+        assert not re.fullmatch(expression, header), header
+
+
 def test_throttling_per_key_and_per_stage_with_access_logs(default: Synth) -> None:
     api = default.stack.config.api
     default.template.has_resource_properties("AWS::ApiGateway::RestApi", {"ApiKeySourceType": "AUTHORIZER"})
@@ -473,10 +540,9 @@ def test_the_dead_letter_queue_is_encrypted_keeps_14_days_and_needs_tls(default:
     )
 
 
-def test_redrive_runs_on_a_schedule_and_alone(default: Synth) -> None:
+def test_redrive_runs_on_a_schedule(default: Synth) -> None:
     functions = default.of_type("AWS::Lambda::Function")
     redrive = _ref(default, functions, lambda v: v["Properties"].get("Handler") == "redrive.handler.handler")
-    assert functions[redrive]["Properties"]["ReservedConcurrentExecutions"] == 1
     minutes = default.stack.config.schedules.redrive_minutes
     default.template.has_resource_properties(
         "AWS::Events::Rule",
@@ -485,6 +551,20 @@ def test_redrive_runs_on_a_schedule_and_alone(default: Synth) -> None:
             "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [redrive, "Arn"]}})],
         },
     )
+
+
+def test_no_reserved_concurrency_unless_configured(synth: Callable[..., Synth]) -> None:
+    # A new account's concurrency quota is 10, and Lambda keeps all of it unreserved: any
+    # reservation would fail the first deployment.
+    for fn in synth().of_type("AWS::Lambda::Function").values():
+        assert "ReservedConcurrentExecutions" not in fn["Properties"], fn["Properties"].get("Handler")
+    s = synth(functions={"reserved_concurrency": {"ingest": 50, "redrive": 1}})
+    reserved = {
+        handler: fn["Properties"].get("ReservedConcurrentExecutions") for handler, fn in _functions(s).items()
+    }
+    assert reserved.pop("ingest.handler.handler") == 50
+    assert reserved.pop("redrive.handler.handler") == 1
+    assert set(reserved.values()) == {None}
 
 
 def test_the_parsers_key_is_made_at_deploy_in_its_own_secret(default: Synth) -> None:
@@ -552,6 +632,36 @@ def test_alarms_cover_the_dlq_functions_api_and_stores_and_notify_the_topic(defa
     assert len(running) == 2 and all(a["TreatMissingData"] == "breaching" for a in running)
 
 
+def test_cloudwatch_may_publish_the_alarms_to_the_topic_and_only_over_tls(default: Synth) -> None:
+    (topic,) = default.of_type("AWS::SNS::Topic")
+    (policy,) = default.of_type("AWS::SNS::TopicPolicy").values()
+    assert policy["Properties"]["Topics"] == [{"Ref": topic}]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    (deny,) = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert allow["Action"] == "sns:Publish"
+    assert allow["Resource"] == {"Ref": topic}
+    assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert allow["Condition"]["ArnLike"] == {
+        "aws:SourceArn": {
+            "Fn::Join": [
+                "",
+                [
+                    "arn:",
+                    {"Ref": "AWS::Partition"},
+                    ":cloudwatch:",
+                    {"Ref": "AWS::Region"},
+                    ":",
+                    {"Ref": "AWS::AccountId"},
+                    ":alarm:*",
+                ],
+            ]
+        }
+    }
+
+
 def test_the_dashboard_follows_events_from_lines_to_the_store(default: Synth) -> None:
     (dashboard,) = default.of_type("AWS::CloudWatch::Dashboard").values()
     body = json.dumps(dashboard["Properties"]["DashboardBody"])
@@ -580,8 +690,49 @@ def test_the_dashboard_follows_events_from_lines_to_the_store(default: Synth) ->
         ({"retention_days": 0}, "vectadb.retention_days"),
         ({"unknown": 1}, "vectadb.unknown"),
         ({"parser_rules_file": "missing.yaml"}, "no rules file"),
+        ({"functions": {"reserved_concurrency": {"redrive": 0}}}, "functions.reserved_concurrency.redrive"),
+        ({"functions": {"reserved_concurrency": {"ingest": -5}}}, "functions.reserved_concurrency.ingest"),
+        ({"functions": {"reserved_concurrency": {"parser": 5}}}, "reserved_concurrency.parser"),
+        # ECS refuses a capacity provider name (the stack name's) starting so, in any case.
+        ({"stack_name": "AwsVectaDb"}, "stack_name 'AwsVectaDb' starts with 'Aws'"),
+        ({"stack_name": "ecs-logs"}, "stack_name 'ecs-logs' starts with 'ecs'"),
+        ({"stack_name": "FARGATEDb"}, "starts with 'FARGATE'"),
+        # A host that cannot place both store tasks (or boot the AMI) would leave the stack hanging.
+        ({"storage": {"instance_type": "t3.small"}}, "'t3.small' has 2048 MiB of memory, under the 4096"),
+        ({"storage": {"instance_type": "t3.micro"}}, "2 network interfaces, under the 3 needed"),
+        ({"storage": {"instance_type": "t3a.nano"}}, "under the 4096 MiB needed"),
+        ({"storage": {"instance_type": "t4g.medium"}}, "'t4g.medium' is a Graviton (arm64) type"),
+        ({"storage": {"instance_type": "m7g.large"}}, "Graviton"),
+        ({"storage": {"instance_type": "c6gn.xlarge"}}, "Graviton"),
+        ({"storage": {"instance_type": "a1.large"}}, "Graviton"),
+        (
+            {"storage": {"instance_type": "t2.medium"}},
+            "'t2.medium' is not a known storage host type; accepted",
+        ),
+        ({"storage": {"instance_type": "m5.micro"}}, "is not a known storage host type"),
     ],
 )
 def test_an_invalid_config_names_what_is_wrong(data: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         parse_config(data)
+
+
+def test_the_default_and_every_listed_host_type_that_fits_pass_validation() -> None:
+    from infra.config import INSTANCE_TYPES, Storage
+
+    default = parse_config({})
+    assert default.storage.instance_type == "t3.medium"
+    assert default.functions.reserved_concurrency.ingest is None
+    assert default.functions.reserved_concurrency.redrive is None
+    for name in ("t3.medium", "t3a.large", "m5.large", "c6i.large", "r7i.xlarge"):
+        assert Storage(instance_type=name).instance_type == name
+    # Known types below the bar are refused, not silently accepted.
+    too_small = sorted(name for name in INSTANCE_TYPES if name.split(".")[1] in ("nano", "micro", "small"))
+    for name in too_small:
+        with pytest.raises(ValueError, match="could never be placed"):
+            Storage(instance_type=name)
+
+
+def test_a_stack_name_ecs_refuses_is_fine_without_ecs() -> None:
+    config = parse_config({"stack_name": "AwsVectaDb", "storage": EXTERNAL})
+    assert config.stack_name == "AwsVectaDb"
