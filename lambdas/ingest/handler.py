@@ -11,6 +11,7 @@ import json
 import warnings
 from http import HTTPStatus
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -22,8 +23,9 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
-from vectadb import __version__, ingestion, queries, reindexing
+from vectadb import __version__, httpbody, ingestion, queries, reindexing
 from vectadb.config import get_settings
 from vectadb.errors import (
     BadRequest,
@@ -35,6 +37,10 @@ from vectadb.errors import (
     error_body,
 )
 from vectadb.models import (
+    MAX_ID_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_TRACE_ID_LENGTH,
+    NAME_PATTERN,
     BatchIn,
     BatchResponse,
     ErrorResponse,
@@ -68,7 +74,7 @@ RESERVE_SECONDS = 3.0
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 logger, tracer, metrics = instruments(SERVICE)
-app = APIGatewayRestResolver(enable_validation=True)
+app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=httpbody.load_json)
 app.configure_openapi(
     title="VectaDB API",
     version=__version__,
@@ -83,24 +89,75 @@ AUTH: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 def _errors(*statuses: int) -> dict[int, Any]:
     return {
         status: {
-            "description": HTTPStatus(status).phrase,
+            "description": _ERROR_MEANINGS.get(status, HTTPStatus(status).phrase),
             "content": {content_types.APPLICATION_JSON: {"model": ErrorResponse}},
         }
         for status in statuses
     }
 
 
+def _responses(
+    success: dict[int, tuple[str, type[BaseModel]]], *errors: int, authenticated: bool = True
+) -> dict[int, Any]:
+    """Every answer an operation can give, for the served OpenAPI document: its successes with their
+    models, and its errors (all in the one error shape), including those every route shares."""
+    shared = (401, 403, 405, 500) if authenticated else (405, 500)
+    documented = {
+        status: {"description": description, "content": {content_types.APPLICATION_JSON: {"model": model}}}
+        for status, (description, model) in success.items()
+    }
+    return {**documented, **_errors(*sorted({*errors, *shared}))}
+
+
+_ERROR_MEANINGS = {
+    400: "The request cannot be read: invalid_json, invalid_utf8, invalid_base64, empty_body, too_deep, "
+    "invalid_cursor, invalid_range (start must be before end)",
+    401: "unauthorized: no API key, or a malformed Authorization header",
+    403: "forbidden: the API key is unknown or revoked",
+    404: "not_found, event_not_found, trace_not_found",
+    405: "method_not_allowed: the path exists; the Allow header lists its methods",
+    409: "model_mismatch: the vector index was built with another embedding model; rebuild it",
+    413: "body_too_large, batch_too_large, event_too_large",
+    415: "unsupported_media_type: send application/json (or application/*+json) in UTF-8",
+    422: "validation_error (details name each field), expected_object, future_timestamp",
+    500: "internal_error or store_error: logged with the request id; retrying may not help",
+    503: "store_unavailable or semantic_unavailable: retry after the Retry-After header",
+}
+# Write routes (POST with a body) can also refuse the body itself.
+_BODY_ERRORS = (400, 413, 415, 422)
+
+
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size")]
 Cursor = Annotated[str | None, Query(max_length=2048, description="next_cursor of the previous page")]
-Start = Annotated[Timestamp | None, Query(description="Inclusive lower bound (RFC 3339 or epoch ms)")]
-End = Annotated[Timestamp | None, Query(description="Exclusive upper bound (RFC 3339 or epoch ms)")]
-Filter = Annotated[str | None, Query(max_length=256)]
+_RANGE = "; start must be before end (else 400 invalid_range); not before 2000-01-01"
+Start = Annotated[
+    Timestamp | None, Query(description="Inclusive lower bound (RFC 3339 or epoch milliseconds)" + _RANGE)
+]
+End = Annotated[
+    Timestamp | None, Query(description="Exclusive upper bound (RFC 3339 or epoch milliseconds)" + _RANGE)
+]
+# A filter is compared for equality with stored values, none of which holds a control character.
+Filter = Annotated[
+    str | None,
+    Query(min_length=1, max_length=MAX_NAME_LENGTH, pattern=NAME_PATTERN, description="Exact match"),
+]
+EventIdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)]
+TraceIdPath = Annotated[str, Path(min_length=1, max_length=MAX_TRACE_ID_LENGTH)]
 
 
 # -- routes ----------------------------------------------------------------------------------
 
 
-@app.get("/health", summary="Store reachability (no authentication)", responses=_errors(503))
+@app.get(
+    "/health",
+    summary="Store reachability (no authentication)",
+    responses=_responses(
+        {200: ("The stores answer (status ok, or degraded without semantic search)", HealthOut)},
+        422,
+        503,
+        authenticated=False,
+    ),
+)
 def health() -> Response[HealthOut]:
     checks: dict[str, dict[str, Any]] = {}
     try:
@@ -137,7 +194,17 @@ def openapi() -> Response[Any]:
     status_code=201,
     summary="Ingest one event",
     security=AUTH,
-    responses=_errors(400, 401, 403, 413, 422, 503),
+    responses=_responses(
+        {
+            201: (
+                "Stored, or already stored (duplicate: the first stored copy is kept; conflict names "
+                "the fields in which this copy differs)",
+                IngestResult,
+            )
+        },
+        *_BODY_ERRORS,
+        503,
+    ),
 )
 def post_event(event: Annotated[EventIn, Body()]) -> IngestResult:
     runtime = get_runtime()
@@ -146,10 +213,18 @@ def post_event(event: Annotated[EventIn, Body()]) -> IngestResult:
     )
     add_counts(
         metrics,
-        {"EventsDuplicate" if result.duplicate else "EventsStored": 1, "EventsIndexed": int(result.indexed)},
+        {
+            "EventsDuplicate" if result.duplicate else "EventsStored": 1,
+            "EventsIndexed": int(result.indexed),
+            "EventsConflicting": int(bool(result.conflict)),
+        },
     )
     return IngestResult(
-        event_id=result.event_id, trace_id=result.trace_id, duplicate=result.duplicate, indexed=result.indexed
+        event_id=result.event_id,
+        trace_id=result.trace_id,
+        duplicate=result.duplicate,
+        indexed=result.indexed,
+        conflict=list(result.conflict) or None,
     )
 
 
@@ -166,7 +241,7 @@ def post_event(event: Annotated[EventIn, Body()]) -> IngestResult:
             "description": "Some events failed; see results",
             "content": {content_types.APPLICATION_JSON: {"model": BatchResponse}},
         },
-        **_errors(400, 401, 403, 413, 422, 503),
+        **_responses({}, *_BODY_ERRORS, 503),
     },
 )
 def post_batch(batch: Annotated[BatchIn, Body()]) -> Response[BatchResponse]:
@@ -183,6 +258,7 @@ def post_batch(batch: Annotated[BatchIn, Body()]) -> Response[BatchResponse]:
             "EventsIndexed": sum(r.indexed for r in accepted),
             "EventsStored": len(accepted) - duplicates,
             "EventsDuplicate": duplicates,
+            "EventsConflicting": sum(bool(r.conflict) for r in accepted),
             "EventsRejected": failed,
         },
     )
@@ -201,6 +277,7 @@ def _batch_item(result: ingestion.ItemResult) -> dict[str, Any]:
             "trace_id": result.trace_id,
             "duplicate": result.duplicate,
             "indexed": result.indexed,
+            "conflict": list(result.conflict) or None,
         }
     return {
         "index": result.index,
@@ -213,7 +290,7 @@ def _batch_item(result: ingestion.ItemResult) -> dict[str, Any]:
     "/api/v1/events",
     summary="Events with filters, newest first by default",
     security=AUTH,
-    responses=_errors(400, 401, 403, 422),
+    responses=_responses({200: ("A page of events", EventPage)}, 400, 422, 503),
 )
 def get_events(
     start: Start = None,
@@ -243,10 +320,10 @@ def get_events(
     "/api/v1/traces/<trace_id>",
     summary="A trace with its events in time order (paginated)",
     security=AUTH,
-    responses=_errors(400, 401, 403, 404, 422),
+    responses=_responses({200: ("The trace and a page of its events", TraceDetail)}, 400, 404, 422, 503),
 )
 def get_trace(
-    trace_id: Annotated[str, Path(max_length=256)],
+    trace_id: TraceIdPath,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> TraceDetail:
@@ -257,7 +334,7 @@ def get_trace(
     "/api/v1/traces",
     summary="Traces with filters, most recently started first",
     security=AUTH,
-    responses=_errors(400, 401, 403, 422),
+    responses=_responses({200: ("A page of traces", TracePage)}, 400, 422, 503),
 )
 def get_traces(
     session_id: Filter = None,
@@ -285,9 +362,9 @@ def get_traces(
     "/api/v1/events/<event_id>",
     summary="One event",
     security=AUTH,
-    responses=_errors(401, 403, 404),
+    responses=_responses({200: ("The event", EventOut)}, 404, 422, 503),
 )
-def get_event(event_id: Annotated[str, Path(max_length=256)]) -> EventOut:
+def get_event(event_id: EventIdPath) -> EventOut:
     return EventOut.model_validate(queries.get_event(get_runtime().store, event_id))
 
 
@@ -295,7 +372,7 @@ def get_event(event_id: Annotated[str, Path(max_length=256)]) -> EventOut:
     "/api/v1/search",
     summary="Semantic search: events closest in meaning to the query, filtered inside Qdrant",
     security=AUTH,
-    responses=_errors(400, 401, 403, 409, 422, 503),
+    responses=_responses({200: ("Hits, closest first", SearchOut)}, *_BODY_ERRORS, 409, 503),
 )
 def post_search(request: Annotated[SearchIn, Body()]) -> SearchOut:
     runtime = get_runtime()
@@ -308,10 +385,10 @@ def post_search(request: Annotated[SearchIn, Body()]) -> SearchOut:
     "/api/v1/events/<event_id>/similar",
     summary="Events closest in meaning to the given one",
     security=AUTH,
-    responses=_errors(401, 403, 404, 409, 422, 503),
+    responses=_responses({200: ("Hits, closest first", SearchOut)}, 404, 409, 422, 503),
 )
 def get_similar(
-    event_id: Annotated[str, Path(max_length=256)],
+    event_id: EventIdPath,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> SearchOut:
     runtime = get_runtime()
@@ -322,7 +399,7 @@ def get_similar(
     "/api/v1/reindex",
     summary="Embed the events that have no vector yet; with rebuild, re-embed every event",
     security=AUTH,
-    responses=_errors(401, 403, 409, 422, 503),
+    responses=_responses({200: ("What was embedded and what remains", ReindexOut)}, *_BODY_ERRORS, 409, 503),
 )
 def post_reindex(request: Annotated[ReindexIn, Body()]) -> ReindexOut:
     runtime = get_runtime()
@@ -341,7 +418,7 @@ def post_reindex(request: Annotated[ReindexIn, Body()]) -> ReindexOut:
     "/api/v1/stats",
     summary="Event and error counts grouped by event type, agent, hour or day (default: last 24 h)",
     security=AUTH,
-    responses=_errors(400, 401, 403, 422),
+    responses=_responses({200: ("Counts per bucket", StatsOut)}, 400, 422, 503),
 )
 def get_stats(
     group_by: Annotated[StatsGroup, Query()] = "event_type",
@@ -429,49 +506,67 @@ def _unexpected(exc: Exception) -> Response[Any]:
 # -- entry point -----------------------------------------------------------------------------
 
 
-def _header(event: dict[str, Any], name: str) -> str | None:
+def _header(event: dict[str, Any], name: str) -> tuple[str, str] | None:
+    """A header's name as sent and its value; header names are case-insensitive."""
     for key, value in (event.get("headers") or {}).items():
         if key.lower() == name:
-            return value
+            return key, value
     return None
 
 
-def _is_json(content_type: str) -> bool:
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    return media_type == "application/json" or media_type.endswith("+json")
+# What to send instead of a JSON array, per route that takes one object.
+_ARRAY_HINTS = {
+    "/api/v1/events": (
+        'send one event as a JSON object, or several to /api/v1/events/batch as {"events": [...]}'
+    ),
+    "/api/v1/events/batch": 'send {"events": [...]}',
+}
 
 
-def _early_rejection(event: dict[str, Any]) -> VectaError | None:
-    """Checks that come before routing: authentication, and a body that Lambda could carry."""
-    if event.get("path") not in PUBLIC_PATHS:
+def _prepare(event: dict[str, Any]) -> dict[str, Any]:
+    """Checks that come before routing (authentication, a body that can be read), and the event
+    normalised for the resolver: the path decoded, the body as text, a JSON media type as
+    ``application/json``."""
+    # REST APIs pass `path` percent-encoded (only `pathParameters` decoded), and the resolver takes
+    # route parameters from `path`. Decoding the whole path is safe here: no id may hold a `/`,
+    # so a decoded %2F can only lead to a 404, never to another resource.
+    event = {**event, "path": unquote(event.get("path") or "/")}
+    if event["path"] not in PUBLIC_PATHS:
         authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
         if not authorizer.get("principalId"):
-            return Unauthorized("missing or invalid API key; send Authorization: Bearer <key>")
+            raise Unauthorized("missing or invalid API key; send Authorization: Bearer <key>")
+    if event.get("httpMethod") != "POST":
+        return event
     body = event.get("body")
-    if event.get("httpMethod") == "POST":
-        if not body:
-            return BadRequest("request body is empty; send a JSON object", code="empty_body")
-        content_type = _header(event, "content-type")
-        if content_type and not _is_json(content_type):
-            return UnsupportedMediaType(f"Content-Type {content_type} is not JSON; send application/json")
-        limit = get_settings().max_body_bytes
-        if len(body.encode()) > limit:
-            return PayloadTooLarge(
-                f"request body is over {limit} bytes; split the batch", code="body_too_large"
-            )
-    return None
+    if not body:
+        raise BadRequest("request body is empty; send a JSON object", code="empty_body")
+    content_type = _header(event, "content-type")
+    httpbody.check_media_type(content_type[1] if content_type else None)
+    text = httpbody.decode_text(body, bool(event.get("isBase64Encoded")))
+    limit = get_settings().max_body_bytes
+    if len(text.encode()) > limit:
+        raise PayloadTooLarge(f"request body is over {limit} bytes; split the batch", code="body_too_large")
+    httpbody.require_object(text, _ARRAY_HINTS.get(event.get("path") or "", "send a JSON object"))
+    headers = dict(event.get("headers") or {})
+    if content_type:
+        del headers[content_type[0]]
+    # The resolver only knows the exact spelling (and takes application/json-patch for JSON).
+    headers["Content-Type"] = content_types.APPLICATION_JSON
+    event.update(headers=headers, body=text, isBase64Encoded=False)
+    return event
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    rejection = _early_rejection(event)
-    if rejection is not None:
+    try:
+        prepared = _prepare(event)
+    except VectaError as rejection:
         return {
             "statusCode": rejection.status,
             "headers": {"Content-Type": content_types.APPLICATION_JSON},
-            "body": json.dumps(rejection.to_body()),
+            "body": json.dumps(rejection.to_body(), separators=(",", ":")),
             "isBase64Encoded": False,
         }
-    return app.resolve(event, context)
+    return app.resolve(prepared, context)

@@ -49,6 +49,13 @@ class UnsupportedMediaType(VectaError):
     code = "unsupported_media_type"
 
 
+class StoreRejected(VectaError):
+    """The store refused a write or a query for a reason that retrying the same data will not fix."""
+
+    status = 500
+    code = "store_error"
+
+
 class StoreUnavailable(VectaError):
     """A store could not be reached or refused the write; the request may be retried."""
 

@@ -1,9 +1,15 @@
 """Validate, identify, store and embed events: the seed's Validate → Trace Detect → Store → Embed.
 
 One bad event never sinks the others: each item is validated on its own, and the valid ones are
-written in one transaction. A store failure fails the whole batch (nothing half-written), so the
-sender can retry it; deterministic ids make that retry harmless. The vector step comes after the
-write and never fails a request: events it could not index stay flagged for reindex.
+written in one transaction. If the store refuses that write for good, the refused events are
+isolated and the rest is stored; if the store is unreachable, the whole batch fails (nothing
+half-written) so that the sender retries it, and deterministic ids make that retry harmless.
+
+The first stored copy of an event wins: a redelivery, even one whose session, trace, parent or
+content differs, is a duplicate that changes nothing, and its result names the fields that differ.
+
+The vector step comes after the write and never fails a request: events it could not index stay
+flagged for reindex.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from vectadb.config import Settings
-from vectadb.errors import PayloadTooLarge, VectaError, describe_validation_errors
+from vectadb.errors import PayloadTooLarge, StoreRejected, VectaError, describe_validation_errors
 from vectadb.ids import event_id_for, trace_id_for
 from vectadb.models import EventIn, format_timestamp, to_millis
 from vectadb.semantic import IndexTarget, SemanticIndex
@@ -52,6 +58,8 @@ class Accepted:
     trace_id: str | None
     duplicate: bool
     indexed: bool = False
+    # The fields in which this copy differs from the stored one (kept: the first copy wins).
+    conflict: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,46 +127,131 @@ def rejection_from_validation(exc: ValidationError | Sequence[Mapping[str, Any]]
     return EventRejected(message, details=details)
 
 
-def _store(records: list[tuple[int, EventRecord]], store: EventStore) -> list[Accepted]:
-    """Write unique events once; an id repeated within the batch is reported as a duplicate."""
+# What a redelivery is compared on: everything the sender controls. The first stored copy wins.
+_COMPARED_FIELDS = (
+    "timestamp",
+    "event_type",
+    "session_id",
+    "agent_id",
+    "trace_id",
+    "parent_event_id",
+    "properties",
+    "source",
+)
+
+
+def _comparable_record(record: EventRecord) -> dict[str, Any]:
+    return {
+        "timestamp": record.timestamp_ms,
+        "event_type": record.event_type,
+        "session_id": record.session_id,
+        "agent_id": record.agent_id,
+        "trace_id": record.trace_id,
+        "parent_event_id": record.parent_event_id,
+        "properties": record.properties,
+        "source": record.source,
+    }
+
+
+def _comparable_stored(event: Mapping[str, Any]) -> dict[str, Any]:
+    timestamp = event.get("timestamp")
+    return {
+        **{name: event.get(name) for name in _COMPARED_FIELDS},
+        "timestamp": to_millis(timestamp) if isinstance(timestamp, datetime) else timestamp,
+        "properties": event.get("properties") or {},
+    }
+
+
+def conflicting_fields(sent: Mapping[str, Any], kept: Mapping[str, Any]) -> tuple[str, ...]:
+    """The fields in which a redelivered copy differs from the copy that is kept."""
+    return tuple(name for name in _COMPARED_FIELDS if sent.get(name) != kept.get(name))
+
+
+def _write_isolating(
+    records: list[EventRecord], store: EventStore
+) -> tuple[set[str], dict[str, StoreRejected]]:
+    """Write the records; if the store refuses the whole write, find the events it refuses.
+
+    A refusal that retrying will not fix must not take the rest of the batch with it: the write
+    is split in halves until the refused events stand alone. Writes are idempotent, so a half
+    that is tried again is harmless.
+    """
+    try:
+        return store.write_events(records), {}
+    except StoreRejected as exc:
+        if len(records) == 1:
+            return set(), {records[0].event_id: exc}
+        middle = len(records) // 2
+        new_ids, refused = _write_isolating(records[:middle], store)
+        more_new, more_refused = _write_isolating(records[middle:], store)
+        return new_ids | more_new, refused | more_refused
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """The outcome of one write: a result per item, and the stored copies of the duplicates."""
+
+    results: list[ItemResult]
+    kept: dict[str, dict[str, Any]]
+
+
+def _store(records: list[tuple[int, EventRecord]], store: EventStore) -> _Stored:
+    """Write each event once; report copies already stored (or repeated in the batch) as duplicates."""
     unique: dict[str, EventRecord] = {}
     for _, record in records:
         unique.setdefault(record.event_id, record)
-    new_ids = store.write_events(list(unique.values()))
-    results = []
+    new_ids, refused = _write_isolating(list(unique.values()), store)
+    if refused:
+        logger.warning("the store refused %d of %d events; the others are stored", len(refused), len(unique))
+    old_ids = [event_id for event_id in unique if event_id not in new_ids and event_id not in refused]
+    kept = store.get_events(old_ids) if old_ids else {}
+    results: list[ItemResult] = []
+    written: set[str] = set()
     for index, record in records:
-        first = unique.get(record.event_id) is record
-        if first:
-            del unique[record.event_id]  # later copies in this batch are duplicates
+        event_id = record.event_id
+        if event_id in refused:
+            error = refused[event_id]
+            results.append(Rejected(index, error.status, error.code, f"events[{index}]: {error.message}"))
+            continue
+        if event_id in new_ids and event_id not in written:
+            written.add(event_id)
+            results.append(Accepted(index, event_id, record.trace_id, duplicate=False))
+            continue
+        stored = kept.get(event_id)
+        kept_copy = _comparable_stored(stored) if stored else _comparable_record(unique[event_id])
         results.append(
             Accepted(
-                index=index,
-                event_id=record.event_id,
-                trace_id=record.trace_id,
-                duplicate=not (first and record.event_id in new_ids),
+                index,
+                event_id,
+                kept_copy["trace_id"],
+                duplicate=True,
+                conflict=conflicting_fields(_comparable_record(record), kept_copy),
             )
         )
-    return results
+    return _Stored(results, kept)
 
 
 def _index(
-    accepted: list[Accepted],
+    results: list[ItemResult],
     records: Mapping[str, EventRecord],
+    kept: Mapping[str, Mapping[str, Any]],
     store: EventStore,
     semantic: SemanticIndex,
     deadline: float | None,
-) -> list[Accepted]:
+) -> list[ItemResult]:
     """Embed the new events, and redelivered ones that never got a vector; flag what is indexed."""
+    accepted = [r for r in results if isinstance(r, Accepted)]
     new_ids = {a.event_id for a in accepted if not a.duplicate}
     targets = [IndexTarget.from_record(records[event_id]) for event_id in new_ids]
     indexed: set[str] = set()
-    old_ids = [a.event_id for a in accepted if a.duplicate and a.event_id not in new_ids]
+    for event_id, event in kept.items():
+        if event_id in new_ids:
+            continue
+        if event["indexed"]:
+            indexed.add(event_id)
+        else:
+            targets.append(IndexTarget.from_stored(event))  # as stored, not as redelivered
     try:
-        for event in store.get_events(old_ids).values():
-            if event["indexed"]:
-                indexed.add(event["event_id"])
-            else:
-                targets.append(IndexTarget.from_stored(event))  # as stored, not as redelivered
         done = semantic.index_events(targets, deadline) if targets else []
         store.mark_indexed(done)
         indexed.update(done)
@@ -166,7 +259,7 @@ def _index(
         logger.warning("vectors not written (%s); %d events stay flagged for reindex", exc.code, len(targets))
     except Exception:  # the events are stored; reindex catches up on the vectors
         logger.exception("the vector step failed; %d events stay flagged for reindex", len(targets))
-    return [replace(a, indexed=a.event_id in indexed) for a in accepted]
+    return [replace(r, indexed=r.event_id in indexed) if isinstance(r, Accepted) else r for r in results]
 
 
 def ingest_event(
@@ -178,10 +271,14 @@ def ingest_event(
     deadline: float | None = None,
 ) -> Accepted:
     record = to_record(event, policy, now or datetime.now(UTC))
-    accepted = _store([(0, record)], store)
-    if semantic is not None and semantic.configured:
-        accepted = _index(accepted, {record.event_id: record}, store, semantic, deadline)
-    return accepted[0]
+    stored = _store([(0, record)], store)
+    results = stored.results
+    if semantic is not None and semantic.configured and isinstance(results[0], Accepted):
+        results = _index(results, {record.event_id: record}, stored.kept, store, semantic, deadline)
+    result = results[0]
+    if isinstance(result, Rejected):
+        raise StoreRejected(result.message.removeprefix("events[0]: "))
+    return result
 
 
 def ingest_batch(
@@ -212,10 +309,13 @@ def ingest_batch(
             rejected.append(
                 Rejected(index, exc.status, exc.code, f"events[{index}]: {exc.message}", exc.details)
             )
-    accepted = _store(records, store) if records else []
-    if semantic is not None and semantic.configured and accepted:
-        first_copies = {}
+    if not records:
+        return sorted(rejected, key=lambda result: result.index)
+    stored = _store(records, store)
+    results = stored.results
+    if semantic is not None and semantic.configured:
+        first_copies: dict[str, EventRecord] = {}
         for _, record in records:
             first_copies.setdefault(record.event_id, record)
-        accepted = _index(accepted, first_copies, store, semantic, deadline)
-    return sorted([*accepted, *rejected], key=lambda result: result.index)
+        results = _index(results, first_copies, stored.kept, store, semantic, deadline)
+    return sorted([*results, *rejected], key=lambda result: result.index)

@@ -15,6 +15,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -90,23 +91,52 @@ def parse_timestamp(value: Any) -> datetime:
     return parsed
 
 
+_TIMESTAMP_DESCRIPTION = (
+    "RFC 3339 (a naive time means UTC) or epoch milliseconds; not before 2000-01-01 (an epoch "
+    "value in seconds is refused rather than read as 1970)"
+)
 Timestamp = Annotated[
     datetime,
     BeforeValidator(parse_timestamp),
     PlainSerializer(format_timestamp, return_type=str),
-    Field(
-        description="RFC 3339 (a naive time means UTC) or epoch milliseconds",
-        examples=["2026-01-07T17:00:00Z"],
+    # What is accepted, for the OpenAPI document; answers always carry RFC 3339 text.
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date-time"},
+                {"type": "integer", "minimum": to_millis(MIN_TIMESTAMP), "maximum": 10**13 - 1},
+            ],
+            "description": _TIMESTAMP_DESCRIPTION,
+        },
+        mode="validation",
     ),
+    Field(description=_TIMESTAMP_DESCRIPTION, examples=["2026-01-07T17:00:00Z"]),
 ]
 
 # Ids that appear in URLs and record keys: a conservative, URL-safe alphabet.
-IdStr = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9._:\-]+$")]
-TraceIdStr = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")]
-# Free text from the agent's world (session and agent names): any printable characters.
-NameStr = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
+ID_PATTERN = r"^[A-Za-z0-9._:\-]+$"
+# Free text from the agent's world (session and agent names): no control characters.
+NAME_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+EVENT_TYPE_PATTERN = r"^[A-Za-z0-9_.:/\-]+$"
+MAX_ID_LENGTH = 256
+MAX_TRACE_ID_LENGTH = 128
+MAX_NAME_LENGTH = 256
+MAX_EVENT_TYPE_LENGTH = 128
+_ID_RE = re.compile(ID_PATTERN)
+
+
+def is_valid_id(value: str, max_length: int = MAX_ID_LENGTH) -> bool:
+    """Whether ``value`` can be a stored event or trace id (every id is made in this alphabet)."""
+    return len(value) <= max_length and _ID_RE.match(value) is not None
+
+
+IdStr = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)]
+TraceIdStr = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_TRACE_ID_LENGTH, pattern=ID_PATTERN)
+]
+NameStr = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH, pattern=NAME_PATTERN)]
 EventTypeStr = Annotated[
-    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:/\-]+$")
+    str, StringConstraints(min_length=1, max_length=MAX_EVENT_TYPE_LENGTH, pattern=EVENT_TYPE_PATTERN)
 ]
 SourceText = Annotated[str, StringConstraints(max_length=512, pattern=r"^[^\x00-\x1f\x7f]*$")]
 
@@ -209,11 +239,18 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
+_CONFLICT = (
+    "On a duplicate: the fields in which this copy differs from the stored one, which is kept "
+    "unchanged (the first stored copy wins); null when the copies agree or the event is new"
+)
+
+
 class IngestResult(BaseModel):
     event_id: str
-    trace_id: str | None
-    duplicate: bool
+    trace_id: str | None = Field(description="The trace of the stored copy")
+    duplicate: bool = Field(description="The event was already stored; nothing changed")
     indexed: bool = Field(description="Whether the event is in the vector index (semantic search) now")
+    conflict: list[str] | None = Field(default=None, description=_CONFLICT, examples=[["session_id"]])
 
 
 class BatchItemAccepted(BaseModel):
@@ -221,9 +258,10 @@ class BatchItemAccepted(BaseModel):
 
     index: int
     event_id: str
-    trace_id: str | None
-    duplicate: bool
+    trace_id: str | None = Field(description="The trace of the stored copy")
+    duplicate: bool = Field(description="The event was already stored; nothing changed")
     indexed: bool
+    conflict: list[str] | None = Field(default=None, description=_CONFLICT)
 
 
 class BatchItemFailed(BaseModel):

@@ -7,9 +7,12 @@ import binascii
 import json
 
 from vectadb.errors import BadRequest
+from vectadb.models import is_valid_id
 from vectadb.stores.base import Order, Position
 
 _VERSION = 1
+# A cursor is client input: its parts must be what a page can end on, or the range scan refuses them.
+_MAX_MS = 10**13 - 1
 
 
 def encode_cursor(listing: str, order: Order, position: Position) -> str:
@@ -25,7 +28,10 @@ def decode_cursor(cursor: str, listing: str, order: Order) -> Position:
             isinstance(data, dict)
             and data.get("v") == _VERSION
             and isinstance(data.get("ms"), int)
+            and not isinstance(data.get("ms"), bool)
+            and 0 <= data["ms"] <= _MAX_MS
             and isinstance(data.get("id"), str)
+            and is_valid_id(data["id"])
         )
     except (binascii.Error, ValueError):
         valid = False

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from vectadb.errors import BadRequest, NotFound
-from vectadb.models import SearchFilters, to_millis
+from vectadb.models import MAX_TRACE_ID_LENGTH, SearchFilters, is_valid_id, to_millis
 from vectadb.pagination import decode_cursor, encode_cursor
 from vectadb.semantic import SemanticIndex
 from vectadb.stores.base import EventQuery, EventStore, Order, Position, TraceQuery
@@ -47,14 +47,15 @@ def list_events(store: EventStore, query: EventQuery, cursor: str | None = None)
 
 
 def get_event(store: EventStore, event_id: str) -> dict[str, Any]:
-    event = store.get_events([event_id]).get(event_id)
+    # An id outside the alphabet cannot be stored, and must not reach the store's key encoding.
+    event = store.get_events([event_id]).get(event_id) if is_valid_id(event_id) else None
     if event is None:
         raise NotFound(f"event {event_id} does not exist", code="event_not_found")
     return event
 
 
 def get_trace(store: EventStore, trace_id: str, limit: int, cursor: str | None = None) -> dict[str, Any]:
-    trace = store.get_trace(trace_id)
+    trace = store.get_trace(trace_id) if is_valid_id(trace_id, MAX_TRACE_ID_LENGTH) else None
     if trace is None:
         raise NotFound(f"trace {trace_id} does not exist", code="trace_not_found")
     page = list_events(store, EventQuery(trace_id=trace_id, order="asc", limit=limit), cursor)

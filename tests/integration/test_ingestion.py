@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from vectadb.ids import event_id_for
 from vectadb.ingestion import Accepted, IngestPolicy, Rejected, ingest_batch
+from vectadb.models import EventIn
 from vectadb.stores.surreal import SurrealStore
 
 T0 = datetime(2026, 1, 7, 17, 0, tzinfo=UTC)
@@ -201,16 +203,23 @@ def test_two_threads_on_one_session_make_one_trace(store: SurrealStore, policy: 
     assert _count(store, "SELECT count() AS n FROM agent_event GROUP ALL") == 400
 
 
-def test_store_failure_fails_the_whole_batch(store: SurrealStore, policy: IngestPolicy) -> None:
-    """A transaction that cannot commit leaves nothing behind: no half-written batch."""
-    # Make the trace update, which runs after the events are inserted, fail inside the transaction.
+def test_a_refused_event_is_isolated_and_the_rest_is_stored(store: SurrealStore, policy: IngestPolicy) -> None:
+    """A write the store refuses for good is split until the refused events stand alone: they get
+    a per-item 500 (the sender keeps them), the others are stored, and nothing is half-written."""
+    # Make the trace update, which runs after the events are inserted, fail inside the transaction
+    # as soon as a trace would hold a second event.
     store._run("DEFINE FIELD OVERWRITE total_events ON agent_trace TYPE int ASSERT $value < 2")
-    from vectadb.errors import VectaError
-
-    with pytest.raises(VectaError):
-        ingest_batch([_event(0), _event(1)], store, policy, now=NOW)
-    assert _count(store, "SELECT count() AS n FROM agent_event GROUP ALL") == 0
-    assert store._select("SELECT * FROM agent_trace", {}) == []
+    results = ingest_batch([_event(0), _event(1), _event(2, session="other")], store, policy, now=NOW)
+    assert [type(r).__name__ for r in results] == ["Accepted", "Rejected", "Accepted"]
+    refused = results[1]
+    assert isinstance(refused, Rejected)
+    assert (refused.status, refused.code) == (500, "store_error")
+    assert refused.message.startswith("events[1]: ")
+    assert _count(store, "SELECT count() AS n FROM agent_event GROUP ALL") == 2
+    assert _count(store, "SELECT count() AS n FROM hasEvent GROUP ALL") == 2
+    assert sorted(t["total_events"] for t in store._select("SELECT * FROM agent_trace", {})) == [1, 1]
+    # The refused event was not half-written: its id is free for the retry.
+    assert store.get_events([event_id_for(EventIn.model_validate(_event(1)))]) == {}
 
 
 def test_partial_redelivery_recomputes_trace_from_new_events_only(

@@ -221,13 +221,7 @@ def test_keep_alive_requests_do_not_stall(conn: http.client.HTTPConnection) -> N
 # -- 7. percent-encoded paths --------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "API Gateway REST APIs pass `path` on percent-encoded, and the ingest handler routes on it "
-        "without decoding the route's parameters: the fix belongs in ingest/handler.py"
-    ),
-)
+# API Gateway REST APIs pass `path` percent-encoded; the handler decodes it before routing.
 def test_percent_encoded_path_parameter(conn: http.client.HTTPConnection) -> None:
     event = json.loads(EVENT)
     response, body = _call(conn, "POST", "/api/v1/events", json.dumps({**event, "event_id": "f8:1"}), JSON)

@@ -5,7 +5,7 @@ descending, ``tkey`` per trace) so that every listing is a single-field index ra
 stop at its page size; see ``surreal.py`` for why descending order needs a key of its own.
 """
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 DEFINE TABLE OVERWRITE agent_trace SCHEMAFULL;
@@ -36,6 +36,8 @@ DEFINE FIELD OVERWRITE parent_event_id ON agent_event TYPE option<string>;
 DEFINE FIELD OVERWRITE timestamp ON agent_event TYPE datetime;
 DEFINE FIELD OVERWRITE event_type ON agent_event TYPE option<string>;
 DEFINE FIELD OVERWRITE properties ON agent_event TYPE object FLEXIBLE;
+-- v4: properties holding U+0000 are kept as their JSON text (SurrealDB cannot serialise NUL back).
+DEFINE FIELD OVERWRITE properties_json ON agent_event TYPE option<string>;
 DEFINE FIELD OVERWRITE source ON agent_event TYPE option<object> FLEXIBLE;
 DEFINE FIELD OVERWRITE is_error ON agent_event TYPE bool DEFAULT false;
 DEFINE FIELD OVERWRITE created_at ON agent_event TYPE datetime DEFAULT time::now() READONLY;

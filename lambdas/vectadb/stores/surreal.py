@@ -10,6 +10,7 @@ listings scan ``rsk``, a key whose time part is inverted.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -24,7 +25,7 @@ from surrealdb.cbor import CBORSimpleValue
 from surrealdb.errors import SurrealError
 from websockets.exceptions import WebSocketException
 
-from vectadb.errors import StoreUnavailable, VectaError
+from vectadb.errors import StoreRejected, StoreUnavailable
 from vectadb.models import format_timestamp, to_millis
 from vectadb.stores.base import (
     EventQuery,
@@ -55,29 +56,36 @@ _NULL = CBORSimpleValue(22)
 
 EVENT_FIELDS = (
     "record::id(id) AS event_id, timestamp, event_type, session_id, agent_id, trace_id, "
-    "parent_event_id, properties, source, is_error, indexed, created_at"
+    "parent_event_id, properties, properties_json, source, is_error, indexed, created_at"
 )
 TRACE_FIELDS = (
     "record::id(id) AS trace_id, session_id, agent_id, status, start_time, end_time, "
     "last_event_at, total_events, created_at"
 )
 
-# One transaction per batch. Trace bookkeeping counts only the events that were new, so a
-# redelivery changes nothing. Usually every event is new and the per-trace aggregates computed
-# in Python hold; after a partial redelivery they are recomputed from the new rows only.
+# One transaction per batch. Only the events that were new touch traces and edges: the first
+# stored copy of an event wins, so a redelivery changes nothing, even one whose session, trace or
+# parent differs from the stored copy. Usually every event is new and the per-trace aggregates and
+# edge lists computed in Python hold; after a partial redelivery they are narrowed to the new rows.
 # A trace's sort keys come from its earliest event, as the events' own keys do (see _asc_key).
 WRITE_EVENTS = """
 BEGIN TRANSACTION;
 LET $new = (INSERT IGNORE INTO agent_event (
     SELECT type::thing('agent_event', k) AS id, trace_id, session_id, agent_id, parent_event_id,
-        event_type, time::from::millis(ms) AS timestamp, properties, source, is_error, sk, rsk, tkey
+        event_type, time::from::millis(ms) AS timestamp, properties, properties_json, source,
+        is_error, sk, rsk, tkey
     FROM $rows
 ) RETURN VALUE record::id(id));
-LET $traces = IF array::len($new) = array::len($rows) THEN $traces ELSE (
+LET $all_new = array::len($new) = array::len($rows);
+LET $traces = IF $all_new THEN $traces ELSE (
     SELECT trace_id AS key, session_id, agent_id, count() AS n, math::min(ms) AS first_ms,
         math::max(ms) AS last_ms, math::max(end_ms) AS end_ms, math::max(rank) AS rank
     FROM $rows WHERE trace_id != NONE AND k INSIDE $new GROUP BY key
 ) END;
+LET $trace_edges = IF $all_new THEN $trace_edges
+    ELSE (SELECT * FROM $trace_edges WHERE id INSIDE $new) END;
+LET $parent_edges = IF $all_new THEN $parent_edges
+    ELSE (SELECT * FROM $parent_edges WHERE id INSIDE $new) END;
 FOR $t IN $traces {
     LET $first = time::from::millis($t.first_ms);
     LET $last = time::from::millis($t.last_ms);
@@ -112,10 +120,6 @@ INSERT RELATION IGNORE INTO causedBy (
 RETURN $new;
 COMMIT TRANSACTION;
 """
-
-
-class StoreError(VectaError):
-    """A query failed for a reason that retrying will not fix."""
 
 
 def _asc_key(ms: int, record_id: str) -> str:
@@ -154,13 +158,26 @@ def _key_range(
     )
 
 
+class _HoldsNul(Exception):
+    """A string holds U+0000, which SurrealDB stores but can never serialise back."""
+
+
 def _with_nulls(value: Any) -> Any:
-    """``value`` with every None inside it sent as NULL; shares what needs no change."""
+    """``value`` with every None inside it sent as NULL; shares what needs no change.
+
+    Raises _HoldsNul on a NUL in any key or string: such a row would break every read of it.
+    """
     if value is None:
         return _NULL
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise _HoldsNul
+        return value
     if isinstance(value, dict):
         changed: dict[str, Any] | None = None
         for key, item in value.items():
+            if "\x00" in key:
+                raise _HoldsNul
             new = _with_nulls(item)
             if new is not item:
                 changed = changed if changed is not None else dict(value)
@@ -172,10 +189,32 @@ def _with_nulls(value: Any) -> Any:
     return value
 
 
-def _rejected(detail: str) -> StoreError:
+def _storable_properties(properties: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """Properties as SurrealDB can hold them: the object itself, or (rarely) its JSON text.
+
+    SurrealDB accepts a string with U+0000 but then fails every query whose answer includes it.
+    JSON text escapes it (``\\u0000``), so such properties are kept whole, byte for byte, as text
+    and decoded on the way out (``_readable``).
+    """
+    try:
+        return _with_nulls(properties), None
+    except _HoldsNul:
+        return {}, json.dumps(properties, ensure_ascii=False, separators=(",", ":"))
+
+
+def _readable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored event rows as the API returns them: properties kept as JSON text decoded again."""
+    for row in rows:
+        text = row.pop("properties_json", None)
+        if text is not None:
+            row["properties"] = json.loads(text)
+    return rows
+
+
+def _rejected(detail: str) -> StoreRejected:
     # The detail can quote the query and the data: it goes to the log, never to the client.
     logger.error("SurrealDB rejected a query: %s", detail)
-    return StoreError("the database rejected the request", code="store_error")
+    return StoreRejected("the database rejected the request")
 
 
 def _is_retryable(message: str) -> bool:
@@ -325,6 +364,7 @@ class SurrealStore:
         for ev in events:
             asc = _asc_key(ev.timestamp_ms, ev.event_id)
             end_ms = ev.timestamp_ms if ev.status_rank else 0
+            properties, properties_json = _storable_properties(ev.properties)
             rows.append(
                 {
                     "k": ev.event_id,
@@ -337,7 +377,8 @@ class SurrealStore:
                     "agent_id": ev.agent_id,
                     "parent_event_id": ev.parent_event_id,
                     "event_type": ev.event_type,
-                    "properties": _with_nulls(ev.properties),
+                    "properties": properties,
+                    "properties_json": properties_json,
                     "source": ev.source,
                     "is_error": ev.is_error,
                     # Only read to recount traces after a partial redelivery.
@@ -407,7 +448,7 @@ class SurrealStore:
             "event_type": query.event_type,
             "agent_id": query.agent_id,
         }
-        return self._page("agent_event", EVENT_FIELDS, key, index, prefix, query, filters)
+        return _readable(self._page("agent_event", EVENT_FIELDS, key, index, prefix, query, filters))
 
     def get_events(self, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The stored events among ``event_ids``, by id (fetched by record id, no scan)."""
@@ -417,7 +458,7 @@ class SurrealStore:
             f"SELECT {EVENT_FIELDS} FROM array::map($ids, |$k| type::thing('agent_event', $k))",  # noqa: S608
             {"ids": list(event_ids)},
         )
-        return {row["event_id"]: row for row in rows}
+        return {row["event_id"]: row for row in _readable(rows)}
 
     def mark_indexed(self, event_ids: Sequence[str]) -> None:
         if event_ids:
@@ -427,10 +468,12 @@ class SurrealStore:
             )
 
     def unindexed_events(self, limit: int) -> list[dict[str, Any]]:
-        return self._select(
-            f"SELECT {EVENT_FIELDS} FROM agent_event WITH INDEX idx_event_indexed "  # noqa: S608
-            "WHERE indexed = false LIMIT $limit",
-            {"limit": limit},
+        return _readable(
+            self._select(
+                f"SELECT {EVENT_FIELDS} FROM agent_event WITH INDEX idx_event_indexed "  # noqa: S608
+                "WHERE indexed = false LIMIT $limit",
+                {"limit": limit},
+            )
         )
 
     def count_unindexed(self) -> int:

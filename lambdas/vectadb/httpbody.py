@@ -1,0 +1,101 @@
+"""What the API accepts as a request body: its media type, its encoding and its JSON.
+
+Each refusal is a documented 4xx that says what is wrong; nothing here ever alters the data
+(a body that is not valid UTF-8 is refused, not repaired).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import sys
+from typing import Any
+
+from vectadb.errors import BadRequest, UnsupportedMediaType, VectaError
+
+# RFC 8259 whitespace: what may come before the first value of a JSON text.
+_JSON_WHITESPACE = " \t\n\r"
+
+
+class UnprocessableBody(VectaError):
+    status = 422
+    code = "validation_error"
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """``application/json`` or ``application/<anything>+json`` (RFC 6839), any case, with parameters.
+
+    A ``charset`` parameter, if present, must name UTF-8: JSON exchanged between systems is UTF-8
+    (RFC 8259 §8.1), and a body declared in another charset would be read wrongly.
+    """
+    media_type, _, parameters = content_type.partition(";")
+    kind, slash, subtype = media_type.strip().lower().partition("/")
+    if kind != "application" or not slash:
+        return False
+    if subtype != "json" and not (subtype.endswith("+json") and len(subtype) > len("+json")):
+        return False
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            return False
+    return True
+
+
+def check_media_type(content_type: str | None) -> None:
+    if content_type is not None and not is_json_media_type(content_type):
+        raise UnsupportedMediaType(
+            f"Content-Type {content_type[:100]} is not JSON in UTF-8; send application/json"
+        )
+
+
+def decode_text(body: str, is_base64: bool) -> str:
+    """The body as text. API Gateway hands binary bodies over in base64: they must be UTF-8."""
+    if not is_base64:
+        return body
+    try:
+        raw = base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest(
+            "request body is marked base64 but is not valid base64", code="invalid_base64"
+        ) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(
+            f"request body is not valid UTF-8 (byte {exc.start}); send JSON encoded as UTF-8",
+            code="invalid_utf8",
+        ) from None
+
+
+def require_object(body: str, hint: str) -> None:
+    """Refuse a JSON array where the route takes one object, before any parsing.
+
+    The first non-blank character decides a JSON text's type; checked here because the request
+    validation would otherwise quietly take the array's first element.
+    """
+    first = body.lstrip(_JSON_WHITESPACE)[:1]
+    if first == "[":
+        raise UnprocessableBody(f"request body is a JSON array; {hint}", code="expected_object")
+
+
+def load_json(text: str) -> Any:
+    """``json.loads`` with its failures as 400s rather than unhandled errors."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise  # the request validation reports where the syntax breaks
+    except RecursionError:
+        raise BadRequest(
+            "request body nests deeper than the JSON parser allows (about 900 levels); "
+            "an event's properties may nest at most 32 levels",
+            code="too_deep",
+        ) from None
+    except ValueError as exc:
+        # Python refuses integers longer than sys.get_int_max_str_digits() digits.
+        raise BadRequest(
+            f"request body is not valid JSON for this API: {exc}"
+            if not str(exc).startswith("Exceeds the limit")
+            else f"request body holds a number of more than {sys.get_int_max_str_digits()} digits",
+            code="invalid_json",
+        ) from None
