@@ -61,7 +61,7 @@ class ReservedConcurrency(_Model):
         default=None, ge=1, description="Caps the ingestion function, protecting the single storage host"
     )
     redrive: int | None = Field(
-        default=None, ge=1, description="1 serialises the replays (a manual run waits for the scheduled one)"
+        default=None, ge=1, description="1 serialises the replays (scheduled and by hand)"
     )
 
 
@@ -120,8 +120,8 @@ def _family(name: str, memory_gib_per_vcpu: int) -> dict[str, InstanceType]:
 # (https://docs.aws.amazon.com/ec2/latest/instancetypes/gp.html, co.html and mo.html, the
 # "Network specifications" tables). Small sizes are listed so that the refusal can say why.
 # Unknown types are refused rather than accepted with a warning: a type that cannot place both
-# tasks leaves the ECS services, and so the stack, waiting for about three hours before
-# CloudFormation rolls back, while adding a row here from those tables takes a minute.
+# tasks leaves the ECS services, and so the stack, waiting for hours before CloudFormation gives
+# up, while adding a row here from those tables takes a minute.
 INSTANCE_TYPES: dict[str, InstanceType] = {
     **{
         f"{family}.{size}": InstanceType(vcpus, memory_mib, enis)
