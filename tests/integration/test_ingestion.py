@@ -5,8 +5,6 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from vectadb.ids import event_id_for
 from vectadb.ingestion import Accepted, IngestPolicy, Rejected, ingest_batch
 from vectadb.models import EventIn
@@ -203,7 +201,9 @@ def test_two_threads_on_one_session_make_one_trace(store: SurrealStore, policy: 
     assert _count(store, "SELECT count() AS n FROM agent_event GROUP ALL") == 400
 
 
-def test_a_refused_event_is_isolated_and_the_rest_is_stored(store: SurrealStore, policy: IngestPolicy) -> None:
+def test_a_refused_event_is_isolated_and_the_rest_is_stored(
+    store: SurrealStore, policy: IngestPolicy
+) -> None:
     """A write the store refuses for good is split until the refused events stand alone: they get
     a per-item 500 (the sender keeps them), the others are stored, and nothing is half-written."""
     # Make the trace update, which runs after the events are inserted, fail inside the transaction
