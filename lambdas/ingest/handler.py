@@ -535,8 +535,8 @@ def _prepare(event: dict[str, Any]) -> dict[str, Any]:
         authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
         if not authorizer.get("principalId"):
             raise Unauthorized("missing or invalid API key; send Authorization: Bearer <key>")
-    if event.get("httpMethod") != "POST":
-        return event
+    if event.get("httpMethod") != "POST" or "POST" not in _allowed_methods(event["path"]):
+        return event  # no body to read: the resolver answers, with a 404 or 405 where it must
     body = event.get("body")
     if not body:
         raise BadRequest("request body is empty; send a JSON object", code="empty_body")

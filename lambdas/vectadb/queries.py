@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from vectadb.errors import BadRequest, NotFound
-from vectadb.models import MAX_TRACE_ID_LENGTH, SearchFilters, is_valid_id, to_millis
+from vectadb.models import MAX_TRACE_ID_LENGTH, MIN_TIMESTAMP, SearchFilters, is_valid_id, to_millis
 from vectadb.pagination import decode_cursor, encode_cursor
 from vectadb.semantic import SemanticIndex
 from vectadb.stores.base import EventQuery, EventStore, Order, Position, TraceQuery
@@ -78,7 +78,8 @@ def stats(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     end = end or now or datetime.now(UTC)
-    start = start or end - DEFAULT_STATS_WINDOW
+    # The default window never reaches before the earliest time an event can have.
+    start = start or max(end - DEFAULT_STATS_WINDOW, MIN_TIMESTAMP)
     _check_range(start, end)
     rows = sorted(store.stats(group_by, start, end), key=lambda r: (r.key is None, r.key or ""))
     return {
