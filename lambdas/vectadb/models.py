@@ -228,6 +228,12 @@ class BatchIn(BaseModel):
         json_schema_extra={"items": {"$ref": "#/components/schemas/EventIn"}},
     )
 
+    def __repr__(self) -> str:
+        # Powertools formats the route's arguments into a debug message on every call, log level
+        # or not: the default repr would walk every event (a cost per batch, and a RecursionError
+        # on properties nested near the parser's limit, which only the per-event check refuses).
+        return f"BatchIn(events=<{len(self.events)} items>)"
+
 
 class ErrorDetail(BaseModel):
     code: str

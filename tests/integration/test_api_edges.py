@@ -131,6 +131,22 @@ def test_nesting_beyond_the_parser_is_a_400(api: Api, path: str, body: str) -> N
     assert response.error_code == "too_deep"
 
 
+def test_no_nesting_depth_gives_a_server_error(api: Api) -> None:
+    """Around the parser's limit, every depth gets a 4xx (or is refused alone inside a batch)."""
+    statuses = set()
+    for depth in range(900, 1001):
+        inner = '{"a":' * depth + "1" + "}" * depth
+        for path, body in (
+            ("/api/v1/events", '{"timestamp":"' + TS + '","properties":' + inner + "}"),
+            ("/api/v1/events/batch", '{"events":[{"timestamp":"' + TS + '","properties":' + inner + "}]}"),
+            ("/api/v1/search", '{"query":"x","filters":' + inner + "}"),
+        ):
+            response = _raw(api, "POST", path, body)
+            statuses.add((path, response.status))
+            assert response.status < 500, (depth, path, response.raw)
+    assert ("/api/v1/events/batch", 207) in statuses and ("/api/v1/events/batch", 400) in statuses
+
+
 def test_deep_properties_inside_a_batch_fail_alone(api: Api) -> None:
     deep: dict = {"leaf": 1}
     for _ in range(200):
