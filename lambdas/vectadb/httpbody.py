@@ -59,11 +59,16 @@ def decode_text(body: str, is_base64: bool) -> str:
         raise BadRequest(
             "request body is marked base64 but is not valid base64", code="invalid_base64"
         ) from None
+    return decode_utf8(raw)
+
+
+def decode_utf8(raw: bytes) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadRequest(
-            f"request body is not valid UTF-8 (byte {exc.start}); send JSON encoded as UTF-8",
+            f"request body is not valid UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}; "
+            "send JSON encoded as UTF-8",
             code="invalid_utf8",
         ) from None
 

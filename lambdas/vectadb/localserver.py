@@ -29,7 +29,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from vectadb.auth import generate_api_key
 from vectadb.config import LAMBDA_SYNC_PAYLOAD_BYTES
-from vectadb.errors import error_body
+from vectadb.errors import BadRequest, error_body
+from vectadb.httpbody import decode_utf8
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -184,14 +185,10 @@ class LocalGateway:
                     return denied
                 authorizer_context = denied
             try:
-                text = body.decode("utf-8") if body is not None else None
-            except UnicodeDecodeError as exc:
+                text = decode_utf8(body) if body is not None else None
+            except BadRequest as exc:
                 # Refused rather than stored with U+FFFD in place of what the sender meant.
-                return _gateway_error(
-                    400,
-                    "invalid_utf8",
-                    f"request body is not valid UTF-8: byte 0x{body[exc.start]:02x} at offset {exc.start}",
-                )
+                return _gateway_error(exc.status, exc.code, exc.message)
             event = rest_proxy_event(
                 method,
                 path,
