@@ -181,6 +181,23 @@ class Api(Construct):
             self._resource(path).add_method(
                 method, integration, authorization_type=apigw.AuthorizationType.NONE
             )
+        # Every other method on a route's path reaches the function too, behind the same checks, so
+        # that it gets the API's documented 405 with Allow: API Gateway alone would answer
+        # "Missing Authentication Token" (our 404) for a method a resource does not define.
+        public = {path for path, _ in PUBLIC_ROUTES}
+        for path in sorted({path for path, _, _ in ROUTES} | public):
+            if path in public:
+                self._resource(path).add_method(
+                    "ANY", integration, authorization_type=apigw.AuthorizationType.NONE
+                )
+            else:
+                self._resource(path).add_method(
+                    "ANY",
+                    integration,
+                    authorizer=self.authorizer,
+                    authorization_type=apigw.AuthorizationType.CUSTOM,
+                    api_key_required=True,
+                )
 
         for response_type, (status, code, message) in GATEWAY_ERRORS.items():
             body = '{"error": {"code": "%s", "message": %s, "details": {}}}' % (code, message)  # noqa: UP031

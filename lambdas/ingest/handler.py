@@ -101,7 +101,7 @@ def _responses(
 ) -> dict[int, Any]:
     """Every answer an operation can give, for the served OpenAPI document: its successes with their
     models, and its errors (all in the one error shape), including those every route shares."""
-    shared = (401, 403, 405, 500) if authenticated else (405, 500)
+    shared = (401, 403, 405, 429, 500, 504) if authenticated else (405, 429, 500, 504)
     documented = {
         status: {"description": description, "content": {content_types.APPLICATION_JSON: {"model": model}}}
         for status, (description, model) in success.items()
@@ -111,11 +111,14 @@ def _responses(
 
 _ERROR_MEANINGS = {
     400: "The request cannot be read: invalid_json, invalid_utf8, invalid_base64, empty_body, too_deep, "
-    "invalid_cursor, invalid_range (start must be before end)",
+    "invalid_cursor, invalid_range (start must be before end); in AWS also invalid_request_body "
+    "(API Gateway's schema check of the body)",
     401: "unauthorized: no API key, or a malformed Authorization header",
     403: "forbidden: the API key is unknown or revoked",
     404: "not_found, event_not_found, trace_not_found",
     405: "method_not_allowed: the path exists; the Allow header lists its methods",
+    429: "throttled or quota_exceeded (API Gateway, in AWS): retry with backoff",
+    504: "timeout (API Gateway, in AWS): the function took longer than 29 s; a batch may be retried",
     409: "model_mismatch: the vector index was built with another embedding model; rebuild it",
     413: "body_too_large, batch_too_large, event_too_large",
     415: "unsupported_media_type: send application/json (or application/*+json) in UTF-8",
