@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import warnings
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -139,6 +139,14 @@ Start = Annotated[
 End = Annotated[
     Timestamp | None, Query(description="Exclusive upper bound (RFC 3339 or epoch milliseconds)" + _RANGE)
 ]
+OnConflict = Annotated[
+    Literal["keep", "replace"],
+    Query(
+        description="When an event is already stored with other values: keep the stored copy "
+        "(default; the result lists the differing fields in conflict), or replace it with this one "
+        "(an explicit re-parse: its edges move and the traces it leaves or joins are recounted)"
+    ),
+]
 # A filter is compared for equality with stored values, none of which holds a control character.
 Filter = Annotated[
     str | None,
@@ -209,10 +217,15 @@ def openapi() -> Response[Any]:
         503,
     ),
 )
-def post_event(event: Annotated[EventIn, Body()]) -> IngestResult:
+def post_event(event: Annotated[EventIn, Body()], on_conflict: OnConflict = "keep") -> IngestResult:
     runtime = get_runtime()
     result = ingestion.ingest_event(
-        event, runtime.store, runtime.policy, runtime.semantic, deadline=_deadline()
+        event,
+        runtime.store,
+        runtime.policy,
+        runtime.semantic,
+        deadline=_deadline(),
+        replace=on_conflict == "replace",
     )
     add_counts(
         metrics,
@@ -220,6 +233,7 @@ def post_event(event: Annotated[EventIn, Body()]) -> IngestResult:
             "EventsDuplicate" if result.duplicate else "EventsStored": 1,
             "EventsIndexed": int(result.indexed),
             "EventsConflicting": int(bool(result.conflict)),
+            "EventsReplaced": int(result.replaced),
         },
     )
     return IngestResult(
@@ -228,6 +242,7 @@ def post_event(event: Annotated[EventIn, Body()]) -> IngestResult:
         duplicate=result.duplicate,
         indexed=result.indexed,
         conflict=list(result.conflict) or None,
+        replaced=result.replaced,
     )
 
 
@@ -247,10 +262,17 @@ def post_event(event: Annotated[EventIn, Body()]) -> IngestResult:
         **_responses({}, *_BODY_ERRORS, 503),
     },
 )
-def post_batch(batch: Annotated[BatchIn, Body()]) -> Response[BatchResponse]:
+def post_batch(
+    batch: Annotated[BatchIn, Body()], on_conflict: OnConflict = "keep"
+) -> Response[BatchResponse]:
     runtime = get_runtime()
     results = ingestion.ingest_batch(
-        batch.events, runtime.store, runtime.policy, runtime.semantic, deadline=_deadline()
+        batch.events,
+        runtime.store,
+        runtime.policy,
+        runtime.semantic,
+        deadline=_deadline(),
+        replace=on_conflict == "replace",
     )
     accepted = [r for r in results if isinstance(r, ingestion.Accepted)]
     duplicates = sum(r.duplicate for r in accepted)
@@ -262,6 +284,7 @@ def post_batch(batch: Annotated[BatchIn, Body()]) -> Response[BatchResponse]:
             "EventsStored": len(accepted) - duplicates,
             "EventsDuplicate": duplicates,
             "EventsConflicting": sum(bool(r.conflict) for r in accepted),
+            "EventsReplaced": sum(r.replaced for r in accepted),
             "EventsRejected": failed,
         },
     )
@@ -281,6 +304,7 @@ def _batch_item(result: ingestion.ItemResult) -> dict[str, Any]:
             "duplicate": result.duplicate,
             "indexed": result.indexed,
             "conflict": list(result.conflict) or None,
+            "replaced": result.replaced,
         }
     return {
         "index": result.index,

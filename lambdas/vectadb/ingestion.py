@@ -41,6 +41,11 @@ class IngestPolicy:
     future_tolerance: timedelta
     max_batch_events: int
 
+    @property
+    def status_ranks(self) -> dict[str, int]:
+        """What each terminal event type does to its trace's status (the ladder's rank)."""
+        return {event_type: STATUS_RANK[status] for event_type, status in self.terminal_event_types.items()}
+
     @classmethod
     def from_settings(cls, settings: Settings) -> IngestPolicy:
         return cls(
@@ -58,8 +63,10 @@ class Accepted:
     trace_id: str | None
     duplicate: bool
     indexed: bool = False
-    # The fields in which this copy differs from the stored one (kept: the first copy wins).
+    # The fields in which this copy differs from the stored one (kept: the first copy wins,
+    # unless the sender asked to replace it).
     conflict: tuple[str, ...] = ()
+    replaced: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,11 +199,17 @@ class _Stored:
     """The outcome of one write: a result per item, and the stored copies of the duplicates."""
 
     results: list[ItemResult]
-    kept: dict[str, dict[str, Any]]
+    kept: dict[str, dict[str, Any]]  # stored copies of the duplicates (as they are now)
 
 
-def _store(records: list[tuple[int, EventRecord]], store: EventStore) -> _Stored:
-    """Write each event once; report copies already stored (or repeated in the batch) as duplicates."""
+def _store(
+    records: list[tuple[int, EventRecord]], store: EventStore, policy: IngestPolicy, replace: bool
+) -> _Stored:
+    """Write each event once; report copies already stored (or repeated in the batch) as duplicates.
+
+    With ``replace``, a stored event whose new copy differs takes that copy (an explicit re-parse);
+    within one batch, the first copy of an id is the one written.
+    """
     unique: dict[str, EventRecord] = {}
     for _, record in records:
         unique.setdefault(record.event_id, record)
@@ -205,6 +218,19 @@ def _store(records: list[tuple[int, EventRecord]], store: EventStore) -> _Stored
         logger.warning("the store refused %d of %d events; the others are stored", len(refused), len(unique))
     old_ids = [event_id for event_id in unique if event_id not in new_ids and event_id not in refused]
     kept = store.get_events(old_ids) if old_ids else {}
+    conflicts = {
+        event_id: conflicting_fields(_comparable_record(unique[event_id]), _comparable_stored(row))
+        for event_id, row in kept.items()
+    }
+    replaced = [unique[event_id] for event_id, fields in conflicts.items() if replace and fields]
+    if replaced:
+        try:
+            store.replace_events(replaced, policy.status_ranks)
+        except StoreRejected as exc:
+            refused.update((record.event_id, exc) for record in replaced)
+        else:
+            for record in replaced:
+                del kept[record.event_id]
     results: list[ItemResult] = []
     written: set[str] = set()
     for index, record in records:
@@ -213,9 +239,15 @@ def _store(records: list[tuple[int, EventRecord]], store: EventStore) -> _Stored
             error = refused[event_id]
             results.append(Rejected(index, error.status, error.code, f"events[{index}]: {error.message}"))
             continue
-        if event_id in new_ids and event_id not in written:
-            written.add(event_id)
+        first = event_id not in written
+        written.add(event_id)
+        if first and event_id in new_ids:
             results.append(Accepted(index, event_id, record.trace_id, duplicate=False))
+            continue
+        if first and event_id in conflicts and event_id not in kept:  # replaced by this copy
+            results.append(
+                Accepted(index, event_id, record.trace_id, True, conflict=conflicts[event_id], replaced=True)
+            )
             continue
         stored = kept.get(event_id)
         kept_copy = _comparable_stored(stored) if stored else _comparable_record(unique[event_id])
@@ -241,7 +273,7 @@ def _index(
 ) -> list[ItemResult]:
     """Embed the new events, and redelivered ones that never got a vector; flag what is indexed."""
     accepted = [r for r in results if isinstance(r, Accepted)]
-    new_ids = {a.event_id for a in accepted if not a.duplicate}
+    new_ids = {a.event_id for a in accepted if not a.duplicate or a.replaced}  # replaced: embedded anew
     targets = [IndexTarget.from_record(records[event_id]) for event_id in new_ids]
     indexed: set[str] = set()
     for event_id, event in kept.items():
@@ -269,9 +301,10 @@ def ingest_event(
     semantic: SemanticIndex | None = None,
     now: datetime | None = None,
     deadline: float | None = None,
+    replace: bool = False,
 ) -> Accepted:
     record = to_record(event, policy, now or datetime.now(UTC))
-    stored = _store([(0, record)], store)
+    stored = _store([(0, record)], store, policy, replace)
     results = stored.results
     if semantic is not None and semantic.configured and isinstance(results[0], Accepted):
         results = _index(results, {record.event_id: record}, stored.kept, store, semantic, deadline)
@@ -288,6 +321,7 @@ def ingest_batch(
     semantic: SemanticIndex | None = None,
     now: datetime | None = None,
     deadline: float | None = None,
+    replace: bool = False,
 ) -> list[ItemResult]:
     """Validate every item on its own, store the valid ones in one write, embed them, report per item."""
     if len(items) > policy.max_batch_events:
@@ -311,7 +345,7 @@ def ingest_batch(
             )
     if not records:
         return sorted(rejected, key=lambda result: result.index)
-    stored = _store(records, store)
+    stored = _store(records, store, policy, replace)
     results = stored.results
     if semantic is not None and semantic.configured:
         first_copies: dict[str, EventRecord] = {}

@@ -247,8 +247,10 @@ class ErrorResponse(BaseModel):
 
 _CONFLICT = (
     "On a duplicate: the fields in which this copy differs from the stored one, which is kept "
-    "unchanged (the first stored copy wins); null when the copies agree or the event is new"
+    "unchanged (the first stored copy wins) unless on_conflict=replace; null when the copies agree "
+    "or the event is new"
 )
+_REPLACED = "With on_conflict=replace: this copy replaced the stored one (see conflict)"
 
 
 class IngestResult(BaseModel):
@@ -257,6 +259,7 @@ class IngestResult(BaseModel):
     duplicate: bool = Field(description="The event was already stored; nothing changed")
     indexed: bool = Field(description="Whether the event is in the vector index (semantic search) now")
     conflict: list[str] | None = Field(default=None, description=_CONFLICT, examples=[["session_id"]])
+    replaced: bool = Field(default=False, description=_REPLACED)
 
 
 class BatchItemAccepted(BaseModel):
@@ -268,6 +271,7 @@ class BatchItemAccepted(BaseModel):
     duplicate: bool = Field(description="The event was already stored; nothing changed")
     indexed: bool
     conflict: list[str] | None = Field(default=None, description=_CONFLICT)
+    replaced: bool = Field(default=False, description=_REPLACED)
 
 
 class BatchItemFailed(BaseModel):

@@ -52,6 +52,7 @@ def test_post_event_then_read_it_back(api: Api) -> None:
         "duplicate": False,
         "indexed": True,
         "conflict": None,
+        "replaced": False,
     }
     again = api.post(
         "/api/v1/events", _event(properties={"tool_name": "sql", "nested": {"a": [1, {"b": None}]}})
@@ -87,7 +88,15 @@ def test_batch_mixed_good_and_bad_is_207(api: Api) -> None:
     body = response.body
     assert (body["accepted"], body["failed"]) == (2, 3)
     by_index = {r["index"]: r for r in body["results"]}
-    assert set(by_index[0]) == {"index", "event_id", "trace_id", "duplicate", "indexed", "conflict"}
+    assert set(by_index[0]) == {
+        "index",
+        "event_id",
+        "trace_id",
+        "duplicate",
+        "indexed",
+        "conflict",
+        "replaced",
+    }
     assert by_index[1]["status"] == 422
     assert by_index[1]["error"]["code"] == "validation_error"
     assert by_index[1]["error"]["details"][0]["field"] == "event_type"

@@ -39,7 +39,10 @@ copies = st.fixed_dictionaries(
         "message": st.sampled_from(["ok", "disk full\u0000", "other"]),
     }
 )
-deliveries = st.lists(st.lists(copies, min_size=1, max_size=6), min_size=1, max_size=6)
+# Each delivery: whether it asks to replace stored copies (an explicit re-parse), and its events.
+deliveries = st.lists(
+    st.tuples(st.booleans(), st.lists(copies, min_size=1, max_size=6)), min_size=1, max_size=6
+)
 
 
 def _event(copy: dict[str, Any]) -> dict[str, Any]:
@@ -79,37 +82,54 @@ def _graph(store: SurrealStore) -> tuple[dict[str, dict], list[dict], list[dict]
     return events, has_event, caused_by, traces
 
 
+def _differences(sent: EventIn, kept: EventIn) -> tuple[str, ...]:
+    fields = ("timestamp", "event_type", "session_id", "trace_id", "parent_event_id", "properties")
+    differs = {name for name in fields if getattr(sent, name) != getattr(kept, name)}
+    if trace_id_for(sent) != trace_id_for(kept):
+        differs.add("trace_id")
+    return tuple(sorted(differs))
+
+
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sequence=deliveries)
-def test_first_copy_wins_and_the_graph_stays_true(
-    sequence: list[list[dict[str, Any]]], policy: IngestPolicy, fresh_store: list[SurrealStore]
+def test_the_store_holds_what_the_rule_says_and_the_graph_stays_true(
+    sequence: list[tuple[bool, list[dict[str, Any]]]], policy: IngestPolicy, fresh_store: list[SurrealStore]
 ) -> None:
+    """The rule, modelled: the first copy of an id is stored; a later copy that differs is a
+    duplicate with a conflict list, unless its delivery asks to replace (then the first such copy
+    of the delivery replaces it)."""
     store = SurrealStore("mem://")
     fresh_store.append(store)
     store.ensure_schema()
-    first: dict[str, EventIn] = {}
-    for batch in sequence:
-        results = ingest_batch([_event(c) for c in batch], store, policy, now=NOW)
+    current: dict[str, EventIn] = {}
+    for replace, batch in sequence:
+        results = ingest_batch([_event(c) for c in batch], store, policy, now=NOW, replace=replace)
+        seen: set[str] = set()
         for copy, result in zip(batch, results, strict=True):
             assert isinstance(result, Accepted)
             sent = EventIn.model_validate(_event(copy))
-            kept = first.setdefault(copy["event_id"], sent)
-            assert result.duplicate is (kept is not sent)
-            assert result.trace_id == trace_id_for(kept)
-            if kept is not sent:
-                differs = {
-                    name
-                    for name in ("session_id", "trace_id", "parent_event_id", "event_type", "timestamp")
-                    if getattr(sent, name) != getattr(kept, name)
-                }
-                if trace_id_for(sent) != trace_id_for(kept):
-                    differs.add("trace_id")
-                if sent.properties != kept.properties:
-                    differs.add("properties")
-                assert set(result.conflict) == differs
+            first_in_batch = copy["event_id"] not in seen
+            seen.add(copy["event_id"])
+            kept = current.get(copy["event_id"])
+            if kept is None:
+                current[copy["event_id"]] = sent
+                assert (result.duplicate, result.replaced, result.conflict) == (False, False, ())
+                assert result.trace_id == trace_id_for(sent)
+                continue
+            differs = _differences(sent, kept)
+            assert result.duplicate is True
+            assert tuple(sorted(result.conflict)) == differs
+            if replace and first_in_batch and differs:
+                current[copy["event_id"]] = sent
+                assert result.replaced is True
+                assert result.trace_id == trace_id_for(sent)
+            else:
+                assert result.replaced is False
+                assert result.trace_id == trace_id_for(kept)
+    first = current
 
     events, has_event, caused_by, traces = _graph(store)
-    # The store holds the first copy of each event, exactly.
+    # The store holds the current copy of each event, exactly.
     assert set(events) == set(first)
     for event_id, kept in first.items():
         stored = store.get_events([event_id])[event_id]
@@ -210,3 +230,80 @@ def test_identical_redelivery_has_no_conflict(api: Api) -> None:
     api.post("/api/v1/events", event)
     again = api.post("/api/v1/events", event)
     assert again.body["duplicate"] is True and again.body["conflict"] is None
+
+
+def test_replace_moves_the_event_and_recounts_both_traces(api: Api) -> None:
+    """An explicit re-parse: the new copy replaces the stored one, its edge moves, the trace it
+    left is recounted (and goes when emptied), the one it joins counts it, and search sees it."""
+    first = api.post(
+        "/api/v1/events",
+        {
+            "timestamp": "2026-11-01T00:00:00Z",
+            "event_id": "x",
+            "session_id": "A",
+            "properties": {"m": "disk full"},
+        },
+    )
+    stays = api.post(
+        "/api/v1/events", {"timestamp": "2026-11-01T00:00:05Z", "event_id": "w", "session_id": "A"}
+    )
+    reparsed = {
+        "timestamp": "2026-11-01T00:00:01Z",
+        "event_id": "x",
+        "session_id": "B",
+        "event_type": "agent_error",
+        "properties": {"m": "disk full", "error_type": "OSError"},
+    }
+    response = api(
+        "POST", "/api/v1/events/batch", json_body={"events": [reparsed]}, query={"on_conflict": "replace"}
+    )
+    assert response.status == 200, response.raw
+    (result,) = response.body["results"]
+    assert (result["duplicate"], result["replaced"]) == (True, True)
+    assert result["conflict"] == ["timestamp", "event_type", "session_id", "trace_id", "properties"]
+    assert result["trace_id"] != first.body["trace_id"]
+
+    stored = api.get("/api/v1/events/x").body
+    assert (stored["session_id"], stored["event_type"], stored["properties"]) == (
+        "B",
+        "agent_error",
+        reparsed["properties"],
+    )
+    assert stored["is_error"] is True
+    left = api.get(f"/api/v1/traces/{first.body['trace_id']}").body
+    assert left["trace"]["total_events"] == 1 and [e["event_id"] for e in left["events"]] == ["w"]
+    assert left["trace"]["start_time"] == "2026-11-01T00:00:05.000Z"
+    joined = api.get(f"/api/v1/traces/{result['trace_id']}").body
+    assert joined["trace"]["total_events"] == 1 and joined["trace"]["status"] == "failed"
+    assert joined["trace"]["end_time"] == "2026-11-01T00:00:01.000Z"
+    hits = api.post("/api/v1/search", {"query": "disk full", "filters": {"session_id": "B"}}).body["hits"]
+    assert [h["event"]["event_id"] for h in hits] == ["x"]
+
+    # The same re-parse again changes nothing; moving w away too empties trace A, which goes.
+    again = api("POST", "/api/v1/events", json_body=reparsed, query={"on_conflict": "replace"})
+    assert (again.body["duplicate"], again.body["replaced"], again.body["conflict"]) == (True, False, None)
+    moved = api(
+        "POST",
+        "/api/v1/events",
+        json_body={"timestamp": "2026-11-01T00:00:05Z", "event_id": "w", "session_id": "B"},
+        query={"on_conflict": "replace"},
+    )
+    assert moved.body["replaced"] is True and stays.body["trace_id"] == first.body["trace_id"]
+    assert api.get(f"/api/v1/traces/{first.body['trace_id']}").status == 404
+    assert api.get(f"/api/v1/traces/{result['trace_id']}").body["trace"]["total_events"] == 2
+
+
+def test_keep_is_the_default_and_a_bad_on_conflict_is_a_422(api: Api) -> None:
+    api.post("/api/v1/events", {"timestamp": "2026-11-01T00:00:00Z", "event_id": "k", "session_id": "A"})
+    kept = api.post(
+        "/api/v1/events", {"timestamp": "2026-11-01T00:00:00Z", "event_id": "k", "session_id": "B"}
+    )
+    assert (kept.body["replaced"], kept.body["conflict"]) == (False, ["session_id", "trace_id"])
+    bad = api(
+        "POST",
+        "/api/v1/events",
+        json_body={"timestamp": "2026-11-01T00:00:00Z"},
+        query={"on_conflict": "merge"},
+    )
+    assert bad.status == 422
+    assert bad.body["error"]["details"][0]["field"] == "query.on_conflict"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -75,6 +75,10 @@ class EventStore(Protocol):
 
     def write_events(self, events: Sequence[EventRecord]) -> set[str]:
         """Store the events and their trace bookkeeping atomically; return the ids that were new."""
+        ...
+
+    def replace_events(self, events: Sequence[EventRecord], status_ranks: Mapping[str, int]) -> None:
+        """Replace stored events by these copies; move their edges and recount their traces."""
         ...
 
     def list_events(self, query: EventQuery) -> list[dict[str, Any]]: ...

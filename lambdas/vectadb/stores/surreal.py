@@ -14,7 +14,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -121,6 +121,73 @@ RETURN $new;
 COMMIT TRANSACTION;
 """
 
+# An explicit re-parse: stored events take the new copies' content and linkage. Their edges move,
+# and every trace they leave or join is recounted from the events it holds now (emptied traces
+# go), so that the same invariants hold as for plain writes. Rare, so exactness beats speed here.
+# The members are read before anything is written: once a transaction has changed an indexed
+# field, SurrealDB 2.3 answers an index scan on the old value without the rows that still hold it.
+# A trace's sort keys come from its earliest event's own keys (the same 13-digit time prefix).
+REPLACE_EVENTS = """
+BEGIN TRANSACTION;
+LET $ids = $rows.k;
+LET $left = (SELECT VALUE trace_id FROM array::map($ids, |$k| type::thing('agent_event', $k)));
+LET $touched = array::distinct(array::concat($left, $rows.trace_id)).filter(|$t| $t != NONE);
+LET $staying = (
+    SELECT trace_id, timestamp, sk, rsk, event_type FROM agent_event
+    WHERE trace_id INSIDE $touched AND record::id(id) NOTINSIDE $ids
+);
+LET $arriving = (
+    SELECT trace_id, time::from::millis(ms) AS timestamp, sk, rsk, event_type FROM $rows
+    WHERE trace_id != NONE
+);
+LET $members = (
+    SELECT trace_id, timestamp, sk, rsk, $ranks[event_type] ?? 0 AS rank
+    FROM array::concat($staying, $arriving)
+);
+FOR $r IN $rows {
+    UPDATE type::thing('agent_event', $r.k) SET trace_id = $r.trace_id, session_id = $r.session_id,
+        agent_id = $r.agent_id, parent_event_id = $r.parent_event_id, event_type = $r.event_type,
+        timestamp = time::from::millis($r.ms), properties = $r.properties,
+        properties_json = $r.properties_json, source = $r.source, is_error = $r.is_error,
+        sk = $r.sk, rsk = $r.rsk, tkey = $r.tkey, indexed = false
+    RETURN NONE;
+};
+DELETE array::map($ids, |$k| type::thing('hasEvent', $k)) RETURN NONE;
+DELETE array::map($ids, |$k| type::thing('causedBy', $k)) RETURN NONE;
+INSERT RELATION INTO hasEvent (
+    SELECT type::thing('hasEvent', id) AS id, type::thing('agent_trace', trace) AS in,
+        type::thing('agent_event', id) AS out
+    FROM $trace_edges
+) RETURN NONE;
+INSERT RELATION INTO causedBy (
+    SELECT type::thing('causedBy', id) AS id, type::thing('agent_event', id) AS in,
+        type::thing('agent_event', parent) AS out
+    FROM $parent_edges
+) RETURN NONE;
+FOR $t IN $touched {
+    LET $held = (SELECT * FROM $members WHERE trace_id = $t);
+    IF array::len($held) = 0 {
+        DELETE type::thing('agent_trace', $t) RETURN NONE;
+    } ELSE {
+        LET $rank = math::max($held.rank);
+        UPSERT type::thing('agent_trace', $t) SET
+            session_id = session_id ?? $meta[$t].session_id,
+            agent_id = agent_id ?? $meta[$t].agent_id,
+            total_events = array::len($held),
+            start_time = time::min($held.timestamp),
+            last_event_at = time::max($held.timestamp),
+            end_time = time::max((SELECT VALUE timestamp FROM $held WHERE rank > 0)),
+            status_rank = $rank,
+            status = $statuses[$rank],
+            sk = string::concat(string::slice(array::min($held.sk), 0, 13), ':', $t),
+            rsk = string::concat(string::slice(array::max($held.rsk), 0, 13), ':', $t)
+        RETURN NONE;
+    };
+};
+RETURN NONE;
+COMMIT TRANSACTION;
+"""
+
 
 def _asc_key(ms: int, record_id: str) -> str:
     return f"{ms:0{_MS_WIDTH}d}:{record_id}"
@@ -209,6 +276,41 @@ def _readable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if text is not None:
             row["properties"] = json.loads(text)
     return rows
+
+
+def _event_row(ev: EventRecord) -> dict[str, Any]:
+    """An event as WRITE_EVENTS and REPLACE_EVENTS take it."""
+    asc = _asc_key(ev.timestamp_ms, ev.event_id)
+    properties, properties_json = _storable_properties(ev.properties)
+    return {
+        "k": ev.event_id,
+        "ms": ev.timestamp_ms,
+        "sk": asc,
+        "rsk": _desc_key(ev.timestamp_ms, ev.event_id),
+        "tkey": f"{ev.trace_id}{_TRACE_SEP}{asc}" if ev.trace_id else None,
+        "trace_id": ev.trace_id,
+        "session_id": ev.session_id,
+        "agent_id": ev.agent_id,
+        "parent_event_id": ev.parent_event_id,
+        "event_type": ev.event_type,
+        "properties": properties,
+        "properties_json": properties_json,
+        "source": ev.source,
+        "is_error": ev.is_error,
+        # Only read to recount traces after a partial redelivery.
+        "rank": ev.status_rank,
+        "end_ms": ev.timestamp_ms if ev.status_rank else 0,
+    }
+
+
+def _edges(events: Sequence[EventRecord]) -> dict[str, list[dict[str, str]]]:
+    """The events' hasEvent and causedBy edges, each keyed by its event's id."""
+    return {
+        "trace_edges": [{"id": ev.event_id, "trace": ev.trace_id} for ev in events if ev.trace_id],
+        "parent_edges": [
+            {"id": ev.event_id, "parent": ev.parent_event_id} for ev in events if ev.parent_event_id
+        ],
+    }
 
 
 def _rejected(detail: str) -> StoreRejected:
@@ -359,38 +461,11 @@ class SurrealStore:
             return set()
         rows = []
         traces: dict[str, dict[str, Any]] = {}
-        trace_edges = []
-        parent_edges = []
         for ev in events:
-            asc = _asc_key(ev.timestamp_ms, ev.event_id)
-            end_ms = ev.timestamp_ms if ev.status_rank else 0
-            properties, properties_json = _storable_properties(ev.properties)
-            rows.append(
-                {
-                    "k": ev.event_id,
-                    "ms": ev.timestamp_ms,
-                    "sk": asc,
-                    "rsk": _desc_key(ev.timestamp_ms, ev.event_id),
-                    "tkey": f"{ev.trace_id}{_TRACE_SEP}{asc}" if ev.trace_id else None,
-                    "trace_id": ev.trace_id,
-                    "session_id": ev.session_id,
-                    "agent_id": ev.agent_id,
-                    "parent_event_id": ev.parent_event_id,
-                    "event_type": ev.event_type,
-                    "properties": properties,
-                    "properties_json": properties_json,
-                    "source": ev.source,
-                    "is_error": ev.is_error,
-                    # Only read to recount traces after a partial redelivery.
-                    "rank": ev.status_rank,
-                    "end_ms": end_ms,
-                }
-            )
-            if ev.parent_event_id:
-                parent_edges.append({"id": ev.event_id, "parent": ev.parent_event_id})
+            row = _event_row(ev)
+            rows.append(row)
             if ev.trace_id is None:
                 continue
-            trace_edges.append({"id": ev.event_id, "trace": ev.trace_id})
             trace = traces.get(ev.trace_id)
             if trace is None:
                 traces[ev.trace_id] = {
@@ -400,7 +475,7 @@ class SurrealStore:
                     "n": 1,
                     "first_ms": ev.timestamp_ms,
                     "last_ms": ev.timestamp_ms,
-                    "end_ms": end_ms,
+                    "end_ms": row["end_ms"],
                     "rank": ev.status_rank,
                 }
             else:
@@ -408,19 +483,43 @@ class SurrealStore:
                 trace["n"] += 1
                 trace["first_ms"] = min(trace["first_ms"], ev.timestamp_ms)
                 trace["last_ms"] = max(trace["last_ms"], ev.timestamp_ms)
-                trace["end_ms"] = max(trace["end_ms"], end_ms)
+                trace["end_ms"] = max(trace["end_ms"], row["end_ms"])
                 trace["rank"] = max(trace["rank"], ev.status_rank)
         params = {
             "rows": rows,
             "traces": list(traces.values()),
-            "trace_edges": trace_edges,
-            "parent_edges": parent_edges,
+            **_edges(events),
             "statuses": list(_STATUSES),
             "ms_max": _MS_MAX,
         }
+        return set(self._write(WRITE_EVENTS, params) or ())
+
+    def replace_events(self, events: Sequence[EventRecord], status_ranks: Mapping[str, int]) -> None:
+        """Replace stored events by these copies, moving their edges and recounting every trace
+        they leave or join (from the stored events, so the counts stay exact), in one transaction.
+
+        ``status_ranks`` is what each terminal event type does to its trace's status.
+        """
+        if not events:
+            return
+        params = {
+            "rows": [_event_row(ev) for ev in events],
+            **_edges(events),
+            "meta": {
+                ev.trace_id: {"session_id": ev.session_id, "agent_id": ev.agent_id}
+                for ev in reversed(events)
+                if ev.trace_id is not None
+            },
+            "ranks": dict(status_ranks),
+            "statuses": list(_STATUSES),
+        }
+        self._write(REPLACE_EVENTS, params)
+
+    def _write(self, query: str, params: dict[str, Any]) -> Any:
+        """Run a write transaction, again while it conflicts with concurrent writers."""
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             try:
-                return set(self._run(WRITE_EVENTS, params)[-1] or ())
+                return self._run(query, params)[-1]
             except _RetryableWrite as exc:
                 if attempt == _WRITE_ATTEMPTS:
                     raise StoreUnavailable("the write kept conflicting with concurrent writes") from exc
