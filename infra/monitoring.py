@@ -182,6 +182,8 @@ class Monitoring(Construct):
                     emf(ingest, "EventsStored"),
                     emf(ingest, "EventsDuplicate"),
                     emf(ingest, "EventsIndexed"),
+                    emf(ingest, "EventsConflicting", "duplicates that differ (first copy kept)"),
+                    emf(ingest, "EventsReplaced", "replaced (on_conflict=replace)"),
                 ],
                 width=12,
             ),

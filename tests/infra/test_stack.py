@@ -672,6 +672,8 @@ def test_the_dashboard_follows_events_from_lines_to_the_store(default: Synth) ->
         "EventsParsedJson",
         "EventsSent",
         "EventsStored",
+        "EventsConflicting",
+        "EventsReplaced",
         "EventsRejected",
         "EventsToDLQ",
     ):
