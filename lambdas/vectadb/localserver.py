@@ -234,9 +234,8 @@ class LocalGateway:
 
 
 def _gateway_error(status: int, code: str, message: str) -> GatewayResult:
-    return GatewayResult(
-        status, {"Content-Type": "application/json"}, json.dumps(error_body(code, message)).encode()
-    )
+    body = json.dumps(error_body(code, message), separators=(",", ":"))
+    return GatewayResult(status, {"Content-Type": "application/json"}, body.encode())
 
 
 class _Refused(Exception):
