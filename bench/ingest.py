@@ -7,6 +7,9 @@ store, alternating batch by batch so that machine noise hits both alike:
   detection, one transaction with events, traces and edges -> the JSON response;
 - bare: ``INSERT INTO agent_event $rows`` of the same stored rows, with the SDK's own types.
 
+Then some batches are delivered again, as they are and with another session (the first stored copy
+is kept and the conflict reported), and their rate is compared with the first delivery's.
+
     python bench/ingest.py [--events 10000] [--batch 100]
 """
 
@@ -109,6 +112,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=5, help="batches per side before timing")
+    parser.add_argument("--redeliver", type=int, default=20, help="batches delivered again, twice")
     args = parser.parse_args()
 
     events = make_events(args.events + args.warmup * args.batch)
@@ -155,6 +159,25 @@ def main() -> None:
                 api_times.append(t1 - t0)
                 bare_times.append(t2 - t1)
 
+        # Redelivery (CloudWatch delivers at least once, the DLQ replays): the same batches again,
+        # then copies whose session changed (conflicts reported, first copy kept).
+        redelivered = proxy_events[args.warmup : args.warmup + args.redeliver]
+        changed = [
+            {**p, "body": p["body"].replace('"session_id": "req-', '"session_id": "moved-')}
+            for p in redelivered
+        ]
+        redelivery_times = {}
+        for name, requests in (("same copies", redelivered), ("changed session", changed)):
+            t0 = time.perf_counter()
+            for proxy_event in requests:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    response = handler(proxy_event, LocalContext(function_name="bench"))
+                body = json.loads(response["body"])
+                if response["statusCode"] != 200 or not all(r["duplicate"] for r in body["results"]):
+                    raise SystemExit(
+                        f"redelivery answered {response['statusCode']}: {response['body'][:300]}"
+                    )
+            redelivery_times[name] = time.perf_counter() - t0
         stored = api_store._select("SELECT count() AS n FROM agent_event GROUP ALL", {})[0]["n"]
         bare_stored = bare_store._select("SELECT count() AS n FROM agent_event GROUP ALL", {})[0]["n"]
         set_runtime(None)
@@ -174,6 +197,9 @@ def main() -> None:
     print(f"handler -> surrealkv : {api_rate:8.0f} events/s   batch p50 {p50:.1f} ms  p95 {p95:.1f} ms")
     print(f"bare INSERT          : {bare_rate:8.0f} events/s")
     print(f"ratio handler/bare   : {api_rate / bare_rate:8.2f}   (target >= 0.55)")
+    for name, seconds in redelivery_times.items():
+        rate = len(redelivered) * args.batch / seconds
+        print(f"redelivery, {name:15s}: {rate:8.0f} events/s   ratio to first delivery {rate / api_rate:.2f}")
 
 
 if __name__ == "__main__":
