@@ -12,7 +12,7 @@ CDK_VERSION := 2.1148.1
 CDK    := build/cdk/node_modules/.bin/cdk
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test lint format bench model layers cli synth deploy diff destroy clean
+.PHONY: dev test lint format bench model layers cli synth deploy diff destroy clean agent-logs
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -71,6 +71,10 @@ bench: $(STAMP) $(MODEL)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/embed.py
 	$(BIN)/python bench/parse.py
+
+## Re-run the real agent libraries behind tests/fixtures/agent_logs (one virtualenv each, from PyPI)
+agent-logs:
+	$(PYTHON) tests/fixtures/agent_logs/harness/regenerate.py $(LIBRARIES)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build cdk.out
