@@ -417,7 +417,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             _drain(self.connection)
 
     def log_message(self, format: str, *args: Any) -> None:
-        sys.stderr.write(f"{self.address_string()} {format % args}\n")
+        if not self.server.quiet:
+            sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
 
 def _drain(sock: socket.socket) -> None:

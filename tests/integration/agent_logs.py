@@ -1,0 +1,248 @@
+"""The real-library corpus (tests/fixtures/agent_logs) through the parser into the local API, scored.
+
+Each library's deliveries, in each format, go through the real parser handler into a fresh local
+API (real authorizer, real ingestion handler, embedded SurrealDB). Then every expectation of every
+run is checked against what the API serves. An expectation comes from what really happened in the
+run (see the corpus README), never from the log text:
+
+- ``attributed``: every event of the invocation (by time) is in one trace;
+- ``status``: that trace's status is the run's (``completed`` / ``failed``);
+- ``tool:<name>``: a ``tool_call`` event names the tool, and its properties hold the input values;
+- ``tool_error:<name>``: an error event names the tool that raised;
+- ``llm``, ``llm_model``, ``llm_tokens``: as many ``llm_call`` events as answered requests, each
+  with the model, and with input and output tokens;
+- ``run_error``: a failed invocation has an error event naming the exception's type.
+
+    python -m tests.integration.agent_logs [library ...]    (prints the score per library and format)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT / "tests" / "fixtures" / "agent_logs"
+FORMATS = ("lambda_text", "lambda_json", "k8s")
+KEY = "vdb_agent-logs-score-0123456789abcdefghijklmnop"
+
+
+def libraries() -> list[str]:
+    return sorted(p.parent.name for p in CORPUS.glob("*/capture.json"))
+
+
+def load(library: str) -> dict[str, Any]:
+    return json.loads((CORPUS / library / "capture.json").read_text())
+
+
+def delivery_file(library: str, fmt: str) -> Path:
+    return CORPUS / library / "deliveries" / f"{fmt}.json"
+
+
+@dataclass
+class Score:
+    library: str
+    fmt: str
+    met: list[str] = field(default_factory=list)
+    missed: list[str] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float:
+        total = len(self.met) + len(self.missed)
+        return len(self.met) / total if total else 1.0
+
+
+@contextmanager
+def local_api() -> Iterator[str]:
+    """A fresh local API on the embedded store: its base URL. The environment is restored after."""
+    saved = dict(os.environ)
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    os.environ["VECTADB_API_KEYS"] = KEY
+    from authorizer import handler as authorizer_module
+    from ingest.handler import handler as api_handler
+    from vectadb.config import Settings, get_settings
+    from vectadb.ingestion import IngestPolicy
+    from vectadb.localserver import LocalGateway, LocalServer
+    from vectadb.runtime import Runtime, set_runtime
+    from vectadb.semantic import SemanticIndex
+    from vectadb.stores.surreal import SurrealStore
+
+    get_settings.cache_clear()
+    authorizer_module.verifier.cache_clear()
+    settings = Settings(surreal_url="mem://", api_keys=KEY)
+    store = SurrealStore("mem://")
+    store.ensure_schema()
+    runtime = Runtime(
+        settings=settings,
+        store=store,
+        policy=IngestPolicy.from_settings(settings),
+        semantic=SemanticIndex.off("the corpus score does not need vectors"),
+    )
+    previous = set_runtime(runtime)
+    server = LocalServer(
+        ("127.0.0.1", 0),
+        LocalGateway(api_handler, authorizer_module.handler, settings.max_body_bytes),
+        quiet=True,
+    )
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server.url
+    finally:
+        server.shutdown()
+        server.server_close()
+        set_runtime(previous)
+        store.close()
+        os.environ.clear()
+        os.environ.update(saved)
+        get_settings.cache_clear()
+        authorizer_module.verifier.cache_clear()
+
+
+def feed(library: str, fmt: str, api_url: str, dlq_dir: Path) -> dict[str, int]:
+    from vectadb.feed import feed as feed_files
+
+    return feed_files([delivery_file(library, fmt)], api_url, KEY, dlq_dir=dlq_dir)
+
+
+def _get(api_url: str, path: str, **params: Any) -> dict[str, Any]:
+    response = requests.get(
+        f"{api_url}{path}", params=params, headers={"Authorization": f"Bearer {KEY}"}, timeout=30
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def _all(api_url: str, path: str, key: str, **params: Any) -> list[dict[str, Any]]:
+    items, cursor = [], None
+    while True:
+        page = _get(api_url, path, limit=1000, cursor=cursor, **params)
+        items.extend(page[key])
+        cursor = page["next_cursor"]
+        if not cursor:
+            return items
+
+
+def _windows(capture: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """Each run's invocation, by request id: the first and last millisecond of its records."""
+    spans: dict[str, list[int]] = {}
+    for record in capture["records"]:
+        if record["request_id"]:
+            spans.setdefault(record["request_id"], []).append(record["t_ns"] // 1_000_000)
+    return {request_id: (min(times), max(times)) for request_id, times in spans.items()}
+
+
+def _text(event: dict[str, Any]) -> str:
+    return json.dumps(event["properties"], ensure_ascii=False)
+
+
+def score(library: str, fmt: str, capture: dict[str, Any], api_url: str) -> Score:
+    result = Score(library, fmt)
+    events = _all(api_url, "/api/v1/events", "events", order="asc", start="2000-01-01T00:00:00Z")
+    windows = _windows(capture)
+
+    def check(name: str, ok: bool) -> None:
+        (result.met if ok else result.missed).append(name)
+
+    for run in capture["runs"]:
+        first, last = windows[run["request_id"]]
+        mine = [e for e in events if first <= _ms(e["timestamp"]) <= last]
+        traces = {e["trace_id"] for e in mine}
+        check(f"{run['run']}:attributed", bool(mine) and len(traces) == 1 and None not in traces)
+        trace_events = mine
+        if len(traces) == 1 and None not in traces:
+            (trace_id,) = traces
+            detail = _get(api_url, f"/api/v1/traces/{trace_id}", limit=1000)
+            trace_events = detail["events"]
+            check(f"{run['run']}:status", detail["trace"]["status"] == run["status"])
+        else:
+            check(f"{run['run']}:status", False)
+        for call in run["tool_calls"]:
+            named = [
+                e
+                for e in trace_events
+                if e["event_type"] == "tool_call" and e["properties"].get("tool_name") == call["name"]
+            ]
+            values = [json.dumps(v, ensure_ascii=False).strip('"') for v in call["input"].values()]
+            check(
+                f"{run['run']}:tool:{call['name']}",
+                any(all(v in _text(e) for v in values) for e in named),
+            )
+            if call["error"]:
+                check(
+                    f"{run['run']}:tool_error:{call['name']}",
+                    any(e["is_error"] and call["name"] in _text(e) for e in trace_events),
+                )
+        answered = [c for c in run["llm_calls"] if c["status"] == 200]
+        llm_events = [e for e in trace_events if e["event_type"] == "llm_call"]
+        if answered:
+            check(f"{run['run']}:llm", len(llm_events) >= len(answered))
+            with_model = [e for e in llm_events if e["properties"].get("model")]
+            check(f"{run['run']}:llm_model", len(with_model) >= len(answered))
+            with_tokens = [
+                e
+                for e in llm_events
+                if e["properties"].get("input_tokens") is not None
+                and e["properties"].get("output_tokens") is not None
+            ]
+            check(f"{run['run']}:llm_tokens", len(with_tokens) >= len(answered))
+        if run["error"]:
+            check(
+                f"{run['run']}:run_error",
+                any(e["is_error"] and run["error"]["type"] in _text(e) for e in trace_events),
+            )
+    return result
+
+
+def _ms(timestamp: str) -> int:
+    from vectadb.models import parse_timestamp, to_millis
+
+    return to_millis(parse_timestamp(timestamp))
+
+
+def run(selected: list[str] | None = None) -> list[Score]:
+    scores = []
+    for library in selected or libraries():
+        capture = load(library)
+        for fmt in FORMATS:
+            with local_api() as api_url, tempfile.TemporaryDirectory() as dlq:
+                feed(library, fmt, api_url, Path(dlq))
+                scores.append(score(library, fmt, capture, api_url))
+    return scores
+
+
+def table(scores: list[Score]) -> str:
+    lines = ["| library | " + " | ".join(FORMATS) + " |", "|---|" + "---|" * len(FORMATS)]
+    by_library: dict[str, dict[str, Score]] = {}
+    for s in scores:
+        by_library.setdefault(s.library, {})[s.fmt] = s
+    for library, formats in by_library.items():
+        cells = [
+            f"{len(s.met)}/{len(s.met) + len(s.missed)} ({s.ratio:.0%})" if (s := formats.get(f)) else "-"
+            for f in FORMATS
+        ]
+        lines.append(f"| {library} | " + " | ".join(cells) + " |")
+    met = sum(len(s.met) for s in scores)
+    total = sum(len(s.met) + len(s.missed) for s in scores)
+    lines.append(f"\noverall: {met}/{total} expectations met ({met / total:.0%})" if total else "")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT / "lambdas"))
+    results = run(sys.argv[1:] or None)
+    print(table(results))
+    if "-v" in os.environ.get("SCORE_VERBOSE", "-v"):
+        for s in results:
+            if s.missed:
+                print(f"{s.library} {s.fmt} missed: {', '.join(s.missed)}")
