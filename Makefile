@@ -12,7 +12,7 @@ CDK_VERSION := 2.1148.1
 CDK    := build/cdk/node_modules/.bin/cdk
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test lint format bench model layers cli synth deploy diff destroy clean agent-logs
+.PHONY: dev test lint format bench model layers cli synth deploy diff destroy clean agent-logs agent-logs-score
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -75,6 +75,10 @@ bench: $(STAMP) $(MODEL)
 ## Re-run the real agent libraries behind tests/fixtures/agent_logs (one virtualenv each, from PyPI)
 agent-logs:
 	$(PYTHON) tests/fixtures/agent_logs/harness/regenerate.py $(LIBRARIES)
+
+## How much of what those runs really did the parser recovers, per library and log format
+agent-logs-score: $(STAMP)
+	POWERTOOLS_LOG_LEVEL=ERROR $(BIN)/python -m tests.integration.agent_logs $(LIBRARIES)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build cdk.out
