@@ -46,7 +46,13 @@ class Settings(BaseSettings):
 
     # "event_type=status" pairs: the event types that end a trace, and the status they give it.
     terminal_event_types: Annotated[dict[str, TraceStatus], NoDecode] = Field(
-        default_factory=lambda: {"agent_end": "completed", "agent_error": "failed"}
+        # A Lambda invocation's REPORT ends its trace (an invocation that failed also reports its
+        # failure, as agent_error, which outranks it).
+        default_factory=lambda: {
+            "agent_end": "completed",
+            "lambda_report": "completed",
+            "agent_error": "failed",
+        }
     )
     # Event types counted as errors (besides any event whose properties.level is error or worse).
     error_event_types: Annotated[frozenset[str], NoDecode] = frozenset({"error", "agent_error"})

@@ -55,3 +55,70 @@ def test_the_score_is_computed_for_every_library_and_format() -> None:
     print("\n" + agent_logs.table(scores))
     assert {(s.library, s.fmt) for s in scores} == set(CASES)
     assert all(s.met or s.missed for s in scores)
+
+
+LAMBDA_CASES = [(library, fmt) for library, fmt in CASES if fmt.startswith("lambda")]
+
+
+@pytest.mark.parametrize(("library", "fmt"), LAMBDA_CASES)
+def test_every_lambda_invocation_ends_its_trace_with_its_real_status(
+    library: str, fmt: str, tmp_path: Path
+) -> None:
+    """REPORT closes an invocation's trace; the runtime's own failure report (an uncaught exception)
+    fails it; no event of one invocation lands in another invocation's trace."""
+    capture = agent_logs.load(library)
+    windows = agent_logs._windows(capture)
+    with agent_logs.local_api() as api_url:
+        agent_logs.feed(library, fmt, api_url, tmp_path)
+        events = agent_logs._all(api_url, "/api/v1/events", "events", start="2000-01-01T00:00:00Z")
+        for run in capture["runs"]:
+            first, last = windows[run["request_id"]]
+            window = [e for e in events if first <= agent_logs._ms(e["timestamp"]) <= last]
+            trace_id = agent_logs.run_trace(run, window, fmt)
+            assert trace_id is not None, run["run"]
+            trace = agent_logs._get(api_url, f"/api/v1/traces/{trace_id}", limit=1)["trace"]
+            assert trace["status"] == run["status"], (run["run"], run["error"])
+            assert trace["end_time"] is not None, run["run"]
+            assert {e["trace_id"] for e in window} <= {trace_id, None}, run["run"]
+
+
+def _marker(message: str) -> tuple[str, str] | None:
+    """("start" | "named", request id) for a line of Lambda's text format that names its request."""
+    if message.startswith("START RequestId: "):
+        return "start", message.split()[2]
+    parts = message.split("\t")
+    if message.startswith(("END RequestId: ", "REPORT RequestId: ")):
+        return "named", message.split()[2]
+    if len(parts) >= 4 and parts[0].startswith("[") and parts[2]:
+        return "named", parts[2]
+    return None
+
+
+def test_lines_before_the_first_marker_of_a_delivery_join_the_invocation_it_names() -> None:
+    """Real deliveries that begin inside an invocation: their first lines (print output) name no
+    request, and belong to the request that the delivery's first marker names, unless it is a START."""
+    from vectadb.forwarder.cloudwatch import log_records  # noqa: F401 - the module the parser ships with
+    from vectadb.logparse.parser import Delivery, LogParser
+    from vectadb.logparse.rules import default_rules
+
+    parser = LogParser(default_rules())
+    joined = not_joined = 0
+    for library in agent_logs.libraries():
+        for payload in json.loads(agent_logs.delivery_file(library, "lambda_text").read_text()):
+            lines = [(e["id"], e["timestamp"], e["message"]) for e in payload["logEvents"]]
+            markers = [(i, m) for i, (_, _, message) in enumerate(lines) if (m := _marker(message))]
+            if not markers or markers[0][0] == 0:
+                continue
+            index, (kind, request_id) = markers[0]
+            events, _ = parser.parse_delivery(
+                Delivery(payload["logGroup"], payload["logStream"]), lines[: index + 1]
+            )
+            before = [e for e in events if e["source"]["log_id"] in {line[0] for line in lines[:index]}]
+            if kind == "named":
+                assert all(e["properties"].get("request_id") == request_id for e in before), library
+                assert all(e.get("session_id") == request_id for e in before), library
+                joined += 1
+            else:
+                assert all(e["properties"].get("request_id") != request_id for e in before), library
+                not_joined += 1
+    assert joined > 0

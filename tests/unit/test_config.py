@@ -18,7 +18,11 @@ def test_environment_lists_are_comma_separated(monkeypatch: pytest.MonkeyPatch) 
 
 def test_defaults_follow_the_issue() -> None:
     settings = Settings(_env_file=None)
-    assert settings.terminal_event_types == {"agent_end": "completed", "agent_error": "failed"}
+    assert settings.terminal_event_types == {
+        "agent_end": "completed",
+        "lambda_report": "completed",
+        "agent_error": "failed",
+    }
     assert settings.max_batch_events == 1000
     assert settings.max_body_bytes < 6 * 1024 * 1024
 

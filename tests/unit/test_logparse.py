@@ -40,7 +40,12 @@ CORPUS: list[tuple[str, str, dict[str, Any]]] = [
     (
         "node invoke error",
         f'2026-01-07T17:00:00.600Z\t{RID}\tERROR\tInvoke Error {{"errorType":"TypeError","errorMessage":"x is undefined","stack":["TypeError: x","    at a (/var/task/index.js:3:9)"]}}',
-        {"type": "error", "p.exception_type": "TypeError", "p.error": "x is undefined", "p.level": "ERROR"},
+        {
+            "type": "agent_error",
+            "p.exception_type": "TypeError",
+            "p.error": "x is undefined",
+            "p.level": "ERROR",
+        },
     ),
     (
         "lambda report line",
@@ -254,7 +259,8 @@ CORPUS: list[tuple[str, str, dict[str, Any]]] = [
         "lambda json uncaught exception",
         '{"timestamp":"2026-01-07T17:00:10Z","level":"ERROR","errorType":"ValueError","errorMessage":"bad input",'
         '"stackTrace":["  File \\"/var/task/app.py\\", line 3"],"requestType":"invoke"}',
-        {"type": "error", "p.exception_type": "ValueError", "p.error": "bad input"},
+        # The runtime's report of an uncaught exception: the invocation failed.
+        {"type": "agent_error", "p.exception_type": "ValueError", "p.error": "bad input"},
     ),
     (
         "fallback keeps the message",

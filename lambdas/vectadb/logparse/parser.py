@@ -74,6 +74,8 @@ _TEXT_PREFIX = re.compile(
 )  # upper case only: "info about ..." is prose, "INFO ..." is a level
 _XRAY = re.compile(r"(?:Root=)?(1-[0-9a-f]{8}-[0-9a-f]{24})")
 _REPORT_FIELDS = {
+    "Status": "status",
+    "Error Type": "error_type",
     "Duration": "duration_ms",
     "Billed Duration": "billed_duration_ms",
     "Memory Size": "memory_size_mb",
@@ -98,6 +100,8 @@ _GEN_AI_USAGE = (
     ("gen_ai.usage.output_tokens", "output_tokens"),
 )
 _NODE_INVOKE_ERROR = "Invoke Error "
+_RUNTIME_ERROR = re.compile(r"\[ERROR\] (?P<type>[A-Za-z_][\w.]*)(?::[ \t]*(?P<error>[^\n]*))?(?:\n|\Z)")
+_TIMEOUT = re.compile(r"Task timed out after (?P<seconds>[\d.]+) seconds")
 _MAX_JSON_DEPTH = 3  # a JSON message inside a JSON record inside a Fluent Bit wrapper
 
 
@@ -120,6 +124,8 @@ class Delivery:
     xray_trace_id: str | None = None
     # The explicit session a request's lines named: its later lines (print, REPORT) join it.
     sessions: dict[str, str] = field(default_factory=dict)
+    # Set when a START line named the request: lines before it belong to an earlier invocation.
+    started: bool = False
 
 
 @dataclass
@@ -167,10 +173,22 @@ class LogParser:
         stats = ParseStats()
         redacted_before = self.redactor.count
         events = []
+        # A delivery can begin in the middle of an invocation: its first lines (print output, a
+        # library's own handler) name no request. Lambda runs one invocation at a time per stream,
+        # so they belong to the request that the next marker names, unless that marker is a
+        # START (then they ended an earlier invocation that this delivery does not name).
+        unattributed: list[dict[str, Any]] | None = [] if delivery.request_id is None else None
         for log_id, timestamp_ms, message in lines:
+            delivery.started = False
             event = self.parse_line(delivery, log_id, timestamp_ms, message, stats)
+            if unattributed is not None and delivery.request_id is not None:
+                if not delivery.started:
+                    _attribute(unattributed, delivery)
+                unattributed = None
             if event is not None:
                 events.append(event)
+                if unattributed is not None:
+                    unattributed.append(event)
         stats.redacted = self.redactor.count - redacted_before
         return events, stats
 
@@ -208,6 +226,9 @@ class LogParser:
             platform = self._platform_text(delivery, text)
             if platform is not None:
                 return platform
+        failure = _invocation_failure(text)
+        if failure is not None:
+            return failure
         level, time_ms, body = self._runtime_prefix(delivery, text)
         if body.startswith(_NODE_INVOKE_ERROR):  # Node's runtime: Invoke Error {"errorType": ...}
             record = _json_object(body[len(_NODE_INVOKE_ERROR) :].strip())
@@ -215,6 +236,7 @@ class LogParser:
                 extract = self._from_record(delivery, record, depth + 1)
                 if isinstance(extract, _Extract):
                     extract.level, extract.time_ms, extract.message = level or "ERROR", time_ms, body
+                    extract.event_type = "agent_error"  # the runtime's report: the invocation failed
                 return extract
         if body is not text:
             inner = self._extract(delivery, body, depth + 1)
@@ -301,8 +323,10 @@ class LogParser:
             extract.event_type = explicit
         elif isinstance(operation, str) and operation in GEN_AI_OPERATIONS:
             extract.event_type = GEN_AI_OPERATIONS[operation]
-        elif "errorType" in flat or "errorMessage" in flat:  # Lambda's uncaught-exception record
-            extract.event_type = "error"
+        elif "errorType" in flat or "errorMessage" in flat:
+            # The runtime's report of an uncaught exception has no message: the invocation failed.
+            # A logging record with exc_info (Lambda's JSON format) carries both: an error only.
+            extract.event_type = "error" if message is not None else "agent_error"
             flat.setdefault("exception_type", flat.get("errorType"))
             flat.setdefault("error", flat.get("errorMessage"))
         elif _first(flat, TOOL_KEYS) is not None:
@@ -349,12 +373,14 @@ class LogParser:
     def _platform_text(self, delivery: Delivery, text: str) -> _Extract | object | None:
         if text.startswith("START RequestId: "):
             delivery.request_id = text[17:].split()[0] if len(text) > 17 else delivery.request_id
+            delivery.started = True
             return (
                 _DROP
                 if self.options.drop_start_end
                 else _Extract({}, text, method="platform", event_type="log")
             )
         if text.startswith("END RequestId: "):
+            delivery.request_id = text[15:].split()[0] if len(text) > 15 else delivery.request_id
             return (
                 _DROP
                 if self.options.drop_start_end
@@ -370,7 +396,7 @@ class LogParser:
                     fields[_REPORT_FIELDS[key]] = _number(value.split()[0])
                 elif key.endswith("XRAY TraceId"):
                     delivery.xray_trace_id = value.strip()
-            return _Extract(fields, text, method="platform", event_type="lambda_report")
+            return _Extract(fields, text, method="platform", event_type=_report_type(fields.get("status")))
         if text.startswith(_PLATFORM_NOISE) and self.options.drop_start_end:
             return _DROP
         return None
@@ -389,9 +415,18 @@ class LogParser:
             metrics = body.get("metrics")
             metrics = metrics if isinstance(metrics, dict) else {}
             fields = {name: metrics[key] for key, name in _REPORT_METRICS.items() if key in metrics}
-            if "status" in body:
-                fields["status"] = body["status"]
-            return _Extract(fields, None, time_ms=time_ms, method="platform", event_type="lambda_report")
+            for key in ("status", "errorType"):
+                if key in body:
+                    fields["error_type" if key == "errorType" else key] = body[key]
+            return _Extract(
+                fields,
+                None,
+                time_ms=time_ms,
+                method="platform",
+                event_type=_report_type(fields.get("status")),
+            )
+        if kind == "platform.start":
+            delivery.started = True
         if self.options.drop_start_end:
             return _DROP
         return _Extract(
@@ -437,6 +472,10 @@ class LogParser:
         if delivery.xray_trace_id and "xray_trace_id" not in properties:
             properties["xray_trace_id"] = delivery.xray_trace_id
         time_ms = extract.time_ms
+        if time_ms is not None and time_ms % 1000 == 0 and 0 <= timestamp_ms - time_ms < 1000:
+            # A whole-second time (Lambda's JSON format, many loggers) that CloudWatch's agrees
+            # with: CloudWatch's milliseconds are the more precise, and keep the lines in order.
+            time_ms = timestamp_ms
         if time_ms is None or time_ms > timestamp_ms + 300_000 or time_ms < 946_684_800_000:
             # No time in the line, or one the API would refuse (a zone-less local time, ...):
             # CloudWatch's own timestamp is right, and the line's is kept.
@@ -464,6 +503,48 @@ class LogParser:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _attribute(events: list[dict[str, Any]], delivery: Delivery) -> None:
+    """Give events parsed before their request was named that request (and its session)."""
+    request_id = delivery.request_id or ""
+    session = delivery.sessions.get(request_id) or request_id
+    for event in events:
+        event["properties"].setdefault("request_id", request_id)
+        event.setdefault("session_id", session[:256])
+
+
+def _report_type(status: Any) -> str:
+    """A REPORT ends its invocation: an error, a timeout or a runtime failure fail it."""
+    return (
+        "agent_error"
+        if isinstance(status, str) and status.lower() not in ("", "success")
+        else "lambda_report"
+    )
+
+
+def _invocation_failure(text: str) -> _Extract | None:
+    """Lambda's own reports that an invocation failed, in its text format.
+
+    ``[ERROR] <Type>: <message>`` and its traceback (Python's runtime, one event; a logging record
+    would be ``[ERROR]\t<time>\t<request id>\t...``), and ``Task timed out after N seconds``.
+    """
+    if text.startswith("[ERROR] "):
+        match = _RUNTIME_ERROR.match(text)
+        if match is not None:
+            fields: dict[str, Any] = {"exception_type": match.group("type")}
+            if match.group("error"):
+                fields["error"] = match.group("error")
+            traceback_at = text.find("\nTraceback (most recent call last):")
+            if traceback_at != -1:
+                fields["traceback"] = text[traceback_at + 1 :].replace("\u00a0", " ")
+            return _Extract(fields, text.split("\n", 1)[0], "ERROR", None, "agent_error", "platform")
+    if "Task timed out after" in text:
+        match = _TIMEOUT.search(text)
+        if match is not None:
+            fields = {"error_type": "Sandbox.Timedout", "timeout_seconds": _number(match.group("seconds"))}
+            return _Extract(fields, match.group(0), "ERROR", None, "agent_error", "platform")
+    return None
 
 
 def _first(mapping: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
