@@ -262,6 +262,97 @@ CORPUS: list[tuple[str, str, dict[str, Any]]] = [
         # The runtime's report of an uncaught exception: the invocation failed.
         {"type": "agent_error", "p.exception_type": "ValueError", "p.error": "bad input"},
     ),
+    # Framework profiles: lines as the real libraries printed them (tests/fixtures/agent_logs).
+    (
+        "smolagents tool panel",
+        "│ Calling tool: 'get_weather' with arguments: {'city': 'Paris'}                │",
+        {"type": "tool_call", "p.tool_name": "get_weather", "p.tool_input": {"city": "Paris"}},
+    ),
+    (
+        "llama_index printed ToolCall event",
+        "tool_name='get_weather' tool_kwargs={'city': 'Paris'} tool_id='call_392d6ff9dac4'",
+        {"type": "tool_call", "p.tool_name": "get_weather", "p.tool_input": {"city": "Paris"}},
+    ),
+    (
+        "llama_index failed tool result",
+        "tool_name='lookup_order' tool_kwargs={'order_id': 'A-17'} tool_id='call_b15ed711a439' "
+        "tool_output=ToolOutput(blocks=[TextBlock(block_type='text', text=\"'order A-17 not found'\")], "
+        "tool_name='lookup_order', raw_input={'order_id': 'A-17'}, raw_output=\"'order A-17 not found'\", "
+        "is_error=True) return_direct=False",
+        {"type": "error", "p.tool_name": "lookup_order"},
+    ),
+    (
+        "strands tool_use debug line",
+        f"[DEBUG]\t2026-11-30T10:15:13.937Z\t{RID}\ttool_use=<{{'toolUseId': 'call_de693072b941', "
+        "'name': 'get_weather', 'input': {'city': 'Paris'}}> | streaming",
+        {
+            "type": "tool_call",
+            "session": RID,
+            "p.tool_name": "get_weather",
+            "p.tool_input": {"city": "Paris"},
+        },
+    ),
+    (
+        "autogen console FunctionCall",
+        "[FunctionCall(id='call_da10e8d424d0', arguments='{\"city\": \"Paris\"}', name='get_weather')]",
+        {"type": "tool_call", "p.tool_name": "get_weather", "p.tool_input": {"city": "Paris"}},
+    ),
+    (
+        "autogen ToolCall record",
+        f'[INFO]\t2026-11-30T10:16:17.669Z\t{RID}\t{{"type": "ToolCall", "tool_name": "get_weather", '
+        '"arguments": {"city": "Paris"}, "result": "Sunny, 21 C in Paris", "agent_id": null}',
+        {
+            "type": "tool_call",
+            "p.tool_name": "get_weather",
+            "p.tool_input": {"city": "Paris"},
+            "p.original_type": "ToolCall",
+        },
+    ),
+    (
+        "openai agents sdk invoking tool",
+        f"[DEBUG]\t2026-11-30T10:16:04.692Z\t{RID}\tInvoking tool get_weather",
+        {"type": "tool_call", "p.tool_name": "get_weather", "session": RID},
+    ),
+    (
+        "openai agents sdk tool failed",
+        "Tool lookup_order failed",
+        {"type": "error", "p.tool_name": "lookup_order"},
+    ),
+    (
+        "pydantic-ai through logfire",
+        "10:17:00.810   running tool: get_weather",
+        {"type": "tool_call", "p.tool_name": "get_weather"},
+    ),
+    (
+        "crewai tool panel",
+        "│  Tool: get_weather                                                           │",
+        {"type": "tool_call", "p.tool_name": "get_weather"},
+    ),
+    (
+        "crewai openai usage",
+        f"[INFO]\t2026-11-30T10:16:57.523Z\t{RID}\tOpenAI API usage: {{'prompt_tokens': 179, "
+        "'completion_tokens': 7, 'total_tokens': 186}",
+        {"type": "llm_call", "p.input_tokens": 179, "p.output_tokens": 7, "p.total_tokens": 186},
+    ),
+    (
+        "httpx line to an openai-compatible endpoint",
+        f'[INFO]\t2026-11-30T10:16:57.458Z\t{RID}\tHTTP Request: POST http://127.0.0.1:33753/v1/chat/completions "HTTP/1.1 200 OK"',
+        {"type": "llm_call", "p.status_code": 200, "session": RID},
+    ),
+    (
+        "powertools llm call record",
+        '{"level":"INFO","location":"agent:66","message":"llm call","timestamp":"2026-11-30 10:11:49,241+0000",'
+        '"service":"support-agent","step":0,"model":"gpt-4o-mini","prompt_tokens":15,"completion_tokens":31}',
+        {"type": "llm_call", "p.model": "gpt-4o-mini", "p.input_tokens": 15, "p.output_tokens": 31},
+    ),
+    (
+        "powertools logger.exception with a tool name is an error",
+        '{"level":"ERROR","location":"agent:86","message":"tool failed","timestamp":"2026-11-30 10:11:49,765+0000",'
+        '"service":"support-agent","tool_name":"lookup_order","exception":"Traceback (most recent call last):\\n'
+        '  File \\"/var/task/agent.py\\", line 84, in agent\\nKeyError: \'order A-17 not found\'",'
+        '"exception_name":"KeyError"}',
+        {"type": "error", "p.tool_name": "lookup_order"},
+    ),
     (
         "fallback keeps the message",
         "user clicked the thumbs-up button",

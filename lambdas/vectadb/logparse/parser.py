@@ -94,6 +94,38 @@ _PLATFORM_INITIALS = frozenset("SERIT")  # START, END, REPORT, INIT_*, EXTENSION
 _NOT_PROPERTIES = frozenset(
     {*SESSION_KEYS, *AGENT_KEYS, *TYPE_KEYS, *LEVEL_KEYS, *TIME_KEYS, *RUNTIME_KEYS, *MESSAGE_KEYS}
 )
+# Record types that agent libraries log, by their letters in lower case -> the vocabulary.
+_STRUCTURED_TYPES = {
+    "toolcall": "tool_call",
+    "functioncall": "tool_call",
+    "toolcallrequested": "tool_call",
+    "toolcallrequestevent": "tool_call",
+    "toolcallresult": "tool_result",
+    "toolresult": "tool_result",
+    "toolcallexecutionevent": "tool_result",
+    "llmcall": "llm_call",
+    "llmcallevent": "llm_call",
+    "llmstart": "llm_call",
+}
+_EXCEPTION_KEYS = ("exception", "exc_info", "stack_trace", "stackTrace", "traceback", "exception_name")
+_MODEL_KEYS = ("model", "gen_ai.request.model", "gen_ai.response.model", "model_name", "modelId")
+_TOKEN_KEYS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "input_tokens",
+    "output_tokens",
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.output_tokens",
+    "usage",
+)
+# The normalised names of an LLM call's properties, and where libraries put them.
+_LLM_FIELDS = (
+    ("model", _MODEL_KEYS),
+    ("input_tokens", ("input_tokens", "prompt_tokens", "gen_ai.usage.input_tokens", "inputTokens")),
+    ("output_tokens", ("output_tokens", "completion_tokens", "gen_ai.usage.output_tokens", "outputTokens")),
+    ("total_tokens", ("total_tokens", "totalTokens")),
+    ("cost_usd", ("cost_usd", "cost")),
+)
 _GEN_AI_USAGE = (
     ("gen_ai.request.model", "model"),
     ("gen_ai.usage.input_tokens", "input_tokens"),
@@ -317,21 +349,7 @@ class LogParser:
                 extract.time_ms = parse_log_time(value)
                 if extract.time_ms is not None:
                     break
-        explicit = _first(flat, TYPE_KEYS)
-        operation = flat.get("gen_ai.operation.name")
-        if isinstance(explicit, str) and explicit:
-            extract.event_type = explicit
-        elif isinstance(operation, str) and operation in GEN_AI_OPERATIONS:
-            extract.event_type = GEN_AI_OPERATIONS[operation]
-        elif "errorType" in flat or "errorMessage" in flat:
-            # The runtime's report of an uncaught exception has no message: the invocation failed.
-            # A logging record with exc_info (Lambda's JSON format) carries both: an error only.
-            extract.event_type = "error" if message is not None else "agent_error"
-            flat.setdefault("exception_type", flat.get("errorType"))
-            flat.setdefault("error", flat.get("errorMessage"))
-        elif _first(flat, TOOL_KEYS) is not None:
-            has_output = any(key in flat for key in ("output", "result", "tool_output"))
-            extract.event_type = "tool_result" if has_output else "tool_call"
+        extract.event_type = _classify_record(flat, message, extract.level)
         request_id = _first(flat, REQUEST_KEYS)
         if isinstance(request_id, str):
             delivery.request_id = request_id
@@ -452,6 +470,8 @@ class LogParser:
         event_type = extract.event_type
         if event_type is None:
             event_type = "error" if level in ERROR_LEVELS else "log"
+        elif event_type == "llm_call":
+            _normalise_llm(properties, fields)
         session = agent = None
         if fields:  # text lines have few fields or none: skip the lookups
             for key, name in _GEN_AI_USAGE:
@@ -503,6 +523,56 @@ class LogParser:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _classify_record(flat: dict[str, Any], message: Any, level: str | None) -> str | None:
+    """The event type of a structured record; None leaves it to the rules (on its message) and
+    then to the fallback. The first answer wins, in this order."""
+    explicit = _first(flat, TYPE_KEYS)
+    if isinstance(explicit, str) and explicit:
+        # A library's own record type (AutoGen's "ToolCall", "LLMCall", ...) in the vocabulary,
+        # the original kept; any other explicit type is the sender's and stays as given.
+        known = _STRUCTURED_TYPES.get(re.sub(r"[^a-z]", "", explicit.lower()))
+        if known is None:
+            return explicit
+        flat["original_type"] = explicit
+        return known
+    operation = flat.get("gen_ai.operation.name")
+    if isinstance(operation, str) and operation in GEN_AI_OPERATIONS:
+        return GEN_AI_OPERATIONS[operation]
+    if "errorType" in flat or "errorMessage" in flat:
+        # The runtime's report of an uncaught exception has no message: the invocation failed.
+        # A logging record with exc_info (Lambda's JSON format) carries both: an error only.
+        flat.setdefault("exception_type", flat.get("errorType"))
+        flat.setdefault("error", flat.get("errorMessage"))
+        return "error" if message is not None else "agent_error"
+    if level in ERROR_LEVELS and any(key in flat for key in _EXCEPTION_KEYS):
+        return "error"  # logger.exception("tool failed", extra={"tool_name": ...}): an error first
+    if _first(flat, _MODEL_KEYS) is not None and any(key in flat for key in _TOKEN_KEYS):
+        return "llm_call"
+    if _first(flat, TOOL_KEYS) is not None:
+        return (
+            "tool_result" if any(key in flat for key in ("output", "result", "tool_output")) else "tool_call"
+        )
+    return None
+
+
+def _normalise_llm(properties: dict[str, Any], fields: Mapping[str, Any]) -> None:
+    """One set of names for an LLM call's model and usage, wherever the record kept them."""
+    sources: list[Mapping[str, Any]] = [fields]
+    for container in (fields.get("response"), fields.get("usage")):
+        if isinstance(container, Mapping):
+            sources.append(container)
+            if isinstance(container.get("usage"), Mapping):
+                sources.append(container["usage"])
+    for name, keys in _LLM_FIELDS:
+        if properties.get(name) is not None:
+            continue
+        for source in sources:
+            value = _first(source, keys)
+            if value is not None and not isinstance(value, Mapping | list):
+                properties[name] = value
+                break
 
 
 def _attribute(events: list[dict[str, Any]], delivery: Delivery) -> None:
