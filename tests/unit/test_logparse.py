@@ -319,14 +319,36 @@ CORPUS: list[tuple[str, str, dict[str, Any]]] = [
         {"type": "error", "p.tool_name": "lookup_order"},
     ),
     (
-        "pydantic-ai through logfire",
-        "10:17:00.810   running tool: get_weather",
-        {"type": "tool_call", "p.tool_name": "get_weather"},
+        "pydantic-ai through logfire, with its attributes assembled",
+        "10:17:00.810   running tool: get_weather\n"
+        "             │ gen_ai.tool.call.arguments={\n"
+        "             │                                'city': 'Paris',\n"
+        "             │                            }\n"
+        "             │ gen_ai.tool.call.result=None",
+        {"type": "tool_call", "p.tool_name": "get_weather", "p.tool_input": {"city": "Paris"}},
     ),
     (
-        "crewai tool panel",
-        "│  Tool: get_weather                                                           │",
-        {"type": "tool_call", "p.tool_name": "get_weather"},
+        "crewai tool panel, assembled",
+        "╭─────────────────────── 🔧 Tool Execution Started (#1) ───────────────────────╮\n"
+        "│                                                                              │\n"
+        "│  Tool: get_weather                                                           │\n"
+        "│  Args: {'city': 'Paris'}                                                     │\n"
+        "╰──────────────────────────────────────────────────────────────────────────────╯",
+        {"type": "tool_call", "p.tool_name": "get_weather", "p.tool_input": {"city": "Paris"}},
+    ),
+    (
+        "crewai tool error panel, assembled",
+        "╭───────────────────────────── 🔧 Tool Error (#1) ─────────────────────────────╮\n"
+        "│                                                                              │\n"
+        "│  Tool Failed                                                                 │\n"
+        "│  Tool: lookup_order                                                          │\n"
+        "╰──────────────────────────────────────────────────────────────────────────────╯",
+        {"type": "error", "p.tool_name": "lookup_order"},
+    ),
+    (
+        "smolagents tool error",
+        "Error executing tool 'lookup_order' with arguments {'order_id': 'A-17'}: ",
+        {"type": "error", "p.tool_name": "lookup_order", "p.tool_input": {"order_id": "A-17"}},
     ),
     (
         "crewai openai usage",

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from vectadb.logparse.assemble import assemble
 from vectadb.logparse.redaction import Redactor
 from vectadb.logparse.rules import FIELD_GROUPS, RuleSet
 from vectadb.logparse.times import parse_log_time
@@ -134,6 +135,7 @@ _GEN_AI_USAGE = (
 _NODE_INVOKE_ERROR = "Invoke Error "
 _RUNTIME_ERROR = re.compile(r"\[ERROR\] (?P<type>[A-Za-z_][\w.]*)(?::[ \t]*(?P<error>[^\n]*))?(?:\n|\Z)")
 _TIMEOUT = re.compile(r"Task timed out after (?P<seconds>[\d.]+) seconds")
+_MARGIN = re.compile(r"\n[ \t]*│[ \t]?")
 _MAX_JSON_DEPTH = 3  # a JSON message inside a JSON record inside a Fluent Bit wrapper
 
 
@@ -210,9 +212,12 @@ class LogParser:
         # so they belong to the request that the next marker names, unless that marker is a
         # START (then they ended an earlier invocation that this delivery does not name).
         unattributed: list[dict[str, Any]] | None = [] if delivery.request_id is None else None
-        for log_id, timestamp_ms, message in lines:
+        for record in assemble(lines):
             delivery.started = False
-            event = self.parse_line(delivery, log_id, timestamp_ms, message, stats)
+            event = self.parse_line(delivery, record.log_id, record.timestamp_ms, record.message, stats)
+            stats.lines += len(record.log_ids) - 1
+            if event is not None and len(record.log_ids) > 1:
+                event["properties"]["log_ids"] = record.log_ids  # every part, the first is log_id
             if unattributed is not None and delivery.request_id is not None:
                 if not delivery.started:
                     _attribute(unattributed, delivery)
@@ -634,7 +639,10 @@ def _json_object(text: str) -> dict[str, Any] | None:
 
 
 def _literal(text: str) -> Any:
-    """Tool inputs as logged: JSON, or a Python literal (LangChain prints dicts with repr)."""
+    """Tool inputs as logged: JSON, or a Python literal (LangChain prints dicts with repr); a value
+    continued on lines indented under a box-drawn margin (Logfire) is read without the margin."""
+    if "│" in text:
+        text = _MARGIN.sub("\n", text)
     stripped = text.strip()
     if stripped[:1] in "{[":
         try:
