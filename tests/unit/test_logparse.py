@@ -211,12 +211,12 @@ CORPUS: list[tuple[str, str, dict[str, Any]]] = [
     (
         "langchain llm start (console tracer)",
         '[llm/start] [chain:AgentExecutor > llm:ChatOpenAI] Entering LLM run with input:\n{"prompts": ["Human: hi"]}',
-        {"type": "llm_call", "p.model": "ChatOpenAI"},
+        {"type": "llm_call", "p.llm": "ChatOpenAI"},
     ),
     (
         "langchain llm end (console tracer)",
         "[llm/end] [chain:AgentExecutor > llm:ChatOpenAI] [2.31s] Exiting LLM run with output:\n{}",
-        {"type": "llm_call", "p.model": "ChatOpenAI", "p.duration": "2.31s"},
+        {"type": "llm_call", "p.llm": "ChatOpenAI", "p.duration": "2.31s"},
     ),
     (
         "openai sdk http line",
@@ -374,6 +374,28 @@ CORPUS: list[tuple[str, str, dict[str, Any]]] = [
         '  File \\"/var/task/agent.py\\", line 84, in agent\\nKeyError: \'order A-17 not found\'",'
         '"exception_name":"KeyError"}',
         {"type": "error", "p.tool_name": "lookup_order"},
+    ),
+    (
+        "langgraph model node update",
+        "\x1b[1m[updates]\x1b[0m {'agent': {'messages': [AIMessage(content='', additional_kwargs={'refusal': None}, "
+        "response_metadata={'token_usage': {'completion_tokens': 61, 'prompt_tokens': 15, 'total_tokens': 76, "
+        "'completion_tokens_details': None, 'prompt_tokens_details': None}, 'model_provider': 'openai', "
+        "'model_name': 'gpt-4o-mini', 'system_fingerprint': 'fp_fake', 'id': 'chatcmpl-65e34dd289c94777', "
+        "'finish_reason': 'tool_calls', 'logprobs': None}, id='lc_run--01a22bf4-8f56-7049-9699-2157d5a289be-0', "
+        "tool_calls=[{'name': 'get_weather', 'args': {'city': 'Paris'}, 'id': 'call_3580bf76713a', 'type': 'tool_call'}])]}}",
+        {
+            "type": "llm_call",
+            "p.model": "gpt-4o-mini",
+            "p.input_tokens": 15,
+            "p.output_tokens": 61,
+            "p.total_tokens": 76,
+        },
+    ),
+    (
+        "langgraph tool node update",
+        "\x1b[1m[updates]\x1b[0m {'tools': {'messages': [ToolMessage(content='Sunny, 21 C in Paris', "
+        "name='get_weather', tool_call_id='call_3580bf76713a')]}}",
+        {"type": "tool_result", "p.tool_name": "get_weather"},
     ),
     (
         "fallback keeps the message",
@@ -605,3 +627,32 @@ def test_redaction_patterns() -> None:
         '{"headers": {"Authorization": "[REDACTED:secret]"}, "list": ["[REDACTED:email]"], "token": [REDACTED:secret]}'
     )
     assert redactor.text("max_tokens: 256, input_tokens=12") == "max_tokens: 256, input_tokens=12"
+
+
+def test_a_langchain_debug_block_gives_the_model_and_its_usage() -> None:
+    """LangChain's [llm/end] block, as LangChain 1.x really printed it (one stdout line per line,
+    put back together): the LLM call carries the model and the tokens from inside the block."""
+    import json
+    from pathlib import Path
+
+    from vectadb.logparse.parser import Delivery
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "agent_logs" / "langchain" / "capture.json"
+    capture = json.loads(fixture.read_text())
+    run = capture["runs"][0]
+    answered = [call for call in run["llm_calls"] if call["status"] == 200]
+    stdout = [
+        r for r in capture["records"] if r["channel"] == "stdout" and r["request_id"] == run["request_id"]
+    ]
+    lines = [(str(i), 1796033700000 + i, r["text"] + "\n") for i, r in enumerate(stdout)]
+    events, _ = LogParser(default_rules()).parse_delivery(Delivery("g", "s"), lines)
+    ends = [e for e in events if e["properties"].get("rule") == "langchain_llm_end"]
+    assert len(ends) == len(answered)
+    for event, call in zip(ends, answered, strict=True):
+        assert event["event_type"] == "llm_call"
+        assert event["properties"]["model"] == call["model"]
+        assert (event["properties"]["input_tokens"], event["properties"]["output_tokens"]) == (
+            call["input_tokens"],
+            call["output_tokens"],
+        )
+        assert len(event["properties"]["log_ids"]) > 10  # the block's lines, put back together

@@ -108,6 +108,8 @@ _STRUCTURED_TYPES = {
     "llmcallevent": "llm_call",
     "llmstart": "llm_call",
 }
+_USAGE_CONTAINERS = frozenset({"token_usage", "usage_metadata", "usage", "llm_output"})
+_MAX_OUTPUT_SCAN = 256 * 1024
 _EXCEPTION_KEYS = ("exception", "exc_info", "stack_trace", "stackTrace", "traceback", "exception_name")
 _MODEL_KEYS = ("model", "gen_ai.request.model", "gen_ai.response.model", "model_name", "modelId")
 _TOKEN_KEYS = (
@@ -562,9 +564,35 @@ def _classify_record(flat: dict[str, Any], message: Any, level: str | None) -> s
     return None
 
 
+def _nested(value: Any, names: frozenset[str], depth: int = 0) -> list[Mapping[str, Any]]:
+    """The mappings found under any of ``names``, and the mappings that hold a model name,
+    anywhere in ``value`` (bounded depth), nearest first."""
+    found: list[Mapping[str, Any]] = []
+    if depth > 12:
+        return found
+    if isinstance(value, Mapping):
+        if "model_name" in value or "model" in value:
+            found.append(value)
+        for key, item in value.items():
+            if key in names and isinstance(item, Mapping):
+                found.append(item)
+            elif isinstance(item, Mapping | list):
+                found.extend(_nested(item, names, depth + 1))
+    elif isinstance(value, list):
+        for item in value[:50]:
+            found.extend(_nested(item, names, depth + 1))
+    return found
+
+
 def _normalise_llm(properties: dict[str, Any], fields: Mapping[str, Any]) -> None:
     """One set of names for an LLM call's model and usage, wherever the record kept them."""
     sources: list[Mapping[str, Any]] = [fields]
+    output = fields.get("output")
+    if isinstance(output, str) and output[:1] == "{" and len(output) <= _MAX_OUTPUT_SCAN:
+        # A client's printed result (LangChain's [llm/end] block): its usage and model inside.
+        found = _json_object(output)
+        if found is not None:
+            sources.extend(_nested(found, _USAGE_CONTAINERS))
     for container in (fields.get("response"), fields.get("usage")):
         if isinstance(container, Mapping):
             sources.append(container)
