@@ -656,3 +656,39 @@ def test_a_langchain_debug_block_gives_the_model_and_its_usage() -> None:
             call["output_tokens"],
         )
         assert len(event["properties"]["log_ids"]) > 10  # the block's lines, put back together
+
+
+def test_opentelemetry_console_spans_become_a_tree_of_events() -> None:
+    """ConsoleSpanExporter output as a real run printed it into a container's log (each line its
+    own Fluent Bit record): one event per span, identified by its span, caused by its parent span,
+    grouped by its trace; the agent span ends the run, failed when its status is ERROR."""
+    import json
+    from pathlib import Path
+
+    from vectadb.logparse.parser import Delivery
+
+    root = Path(__file__).resolve().parents[1] / "fixtures" / "agent_logs" / "otel_genai"
+    capture = json.loads((root / "capture.json").read_text())
+    events = []
+    parser = LogParser(default_rules())
+    for payload in json.loads((root / "deliveries" / "k8s.json").read_text()):
+        lines = [(e["id"], e["timestamp"], e["message"]) for e in payload["logEvents"]]
+        events += parser.parse_delivery(Delivery(payload["logGroup"], payload["logStream"]), lines)[0]
+    spans = {e["event_id"]: e for e in events if e.get("event_id", "").startswith("otel:")}
+    agents = [e for e in spans.values() if e["properties"].get("gen_ai.operation.name") == "invoke_agent"]
+    assert [e["event_type"] for e in agents] == [
+        "agent_error" if run["status"] == "failed" else "agent_end" for run in capture["runs"]
+    ]
+    tools = [e for e in spans.values() if e["event_type"] == "tool_call"]
+    assert sorted(t["properties"]["tool_name"] for t in tools) == sorted(
+        call["name"] for run in capture["runs"] for call in run["tool_calls"]
+    )
+    for span in spans.values():
+        assert span["properties"]["duration_ms"] >= 0
+        assert span["session_id"] == "otel-" + span["properties"]["otel_trace_id"]
+        if span not in agents:
+            assert span["parent_event_id"] in spans  # the parent span is in the capture too
+    failed_tools = [t for t in tools if t["properties"].get("level") == "ERROR"]
+    assert [t["properties"]["tool_name"] for t in failed_tools] == [
+        call["name"] for run in capture["runs"] for call in run["tool_calls"] if call["error"]
+    ]

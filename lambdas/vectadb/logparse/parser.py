@@ -336,8 +336,9 @@ class LogParser:
             return inner
         flat = dict(record)
         attributes = flat.pop("attributes", None)
-        if isinstance(attributes, dict):  # an OpenTelemetry log record
+        if isinstance(attributes, dict):  # an OpenTelemetry log record or span
             flat.update(attributes)
+        span_time = _otel_ids(record, flat)
         message = _first(flat, MESSAGE_KEYS)
         if isinstance(message, dict):  # Powertools: logger.info({...})
             flat.update(message)
@@ -356,6 +357,9 @@ class LogParser:
                 extract.time_ms = parse_log_time(value)
                 if extract.time_ms is not None:
                     break
+        if span_time is not None:
+            extract.time_ms = span_time  # a span is printed when it ends: place it where it started
+        extract.level = extract.level or flat.get("level")
         extract.event_type = _classify_record(flat, message, extract.level)
         request_id = _first(flat, REQUEST_KEYS)
         if isinstance(request_id, str):
@@ -491,7 +495,7 @@ class LogParser:
             delivery.sessions[delivery.request_id] = session
         elif not session:
             session = delivery.sessions.get(delivery.request_id or "") or delivery.request_id
-            session = session or delivery.xray_trace_id
+            session = session or delivery.xray_trace_id or _otel_session(fields)
             if session is None and self.options.session_from_log_stream:
                 session = delivery.log_stream
         if delivery.request_id and "request_id" not in properties:
@@ -522,6 +526,15 @@ class LogParser:
         }
         if delivery.owner:
             event["source"]["owner"] = delivery.owner
+        span = fields.get("otel_span_id") if fields else None
+        if span and "duration_ms" in fields:
+            # A span is its own identity (redelivered or printed twice, it is one event), and its
+            # parent span is its cause: a causedBy edge.
+            event["event_id"] = f"otel:{fields['otel_trace_id']}:{span}"
+            if fields.get("otel_parent_span_id"):
+                event["parent_event_id"] = f"otel:{fields['otel_trace_id']}:{fields['otel_parent_span_id']}"
+        elif span and fields.get("otel_trace_id"):
+            event["parent_event_id"] = f"otel:{fields['otel_trace_id']}:{span}"  # the span it was logged in
         if session:
             event["session_id"] = session[:256]
         if isinstance(agent, str | int) and str(agent):
@@ -530,6 +543,54 @@ class LogParser:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _hex_id(value: Any, length: int) -> str | None:
+    if isinstance(value, str):
+        text = value.removeprefix("0x").lower()
+        if len(text) == length and all(c in "0123456789abcdef" for c in text) and text.strip("0"):
+            return text
+    return None
+
+
+def _otel_ids(record: Mapping[str, Any], flat: dict[str, Any]) -> int | None:
+    """An OpenTelemetry span (ConsoleSpanExporter) or log record (ConsoleLogExporter): its trace,
+    span and parent ids, a span's duration and status; the span's start time, if it is one."""
+    context = record.get("context")
+    if isinstance(context, Mapping) and "span_id" in context:
+        trace_id, span_id = _hex_id(context.get("trace_id"), 32), _hex_id(context.get("span_id"), 16)
+        if trace_id is None or span_id is None:
+            return None
+        flat.update(otel_trace_id=trace_id, otel_span_id=span_id)
+        parent = _hex_id(record.get("parent_id"), 16)
+        if parent:
+            flat["otel_parent_span_id"] = parent
+        start, end = parse_log_time(record.get("start_time")), parse_log_time(record.get("end_time"))
+        if start is not None and end is not None:
+            flat["duration_ms"] = end - start
+        status = record.get("status")
+        if isinstance(status, Mapping) and status.get("status_code") == "ERROR":
+            flat["level"] = "ERROR"
+            if status.get("description"):
+                flat.setdefault("error", status["description"])
+        flat.pop("context", None)
+        flat.pop("resource", None)
+        return start
+    trace_id, span_id = _hex_id(record.get("trace_id"), 32), _hex_id(record.get("span_id"), 16)
+    if trace_id is not None:
+        flat["otel_trace_id"] = trace_id
+        flat.pop("trace_id", None)
+        if span_id is not None:
+            flat["otel_span_id"] = span_id
+            flat.pop("span_id", None)
+        flat.pop("resource", None)
+    return None
+
+
+def _otel_session(fields: Mapping[str, Any] | None) -> str | None:
+    """Outside Lambda, an OpenTelemetry trace is one run: its id groups the run's records."""
+    trace_id = fields.get("otel_trace_id") if fields else None
+    return f"otel-{trace_id}" if trace_id else None
 
 
 def _classify_record(flat: dict[str, Any], message: Any, level: str | None) -> str | None:
@@ -545,6 +606,9 @@ def _classify_record(flat: dict[str, Any], message: Any, level: str | None) -> s
         flat["original_type"] = explicit
         return known
     operation = flat.get("gen_ai.operation.name")
+    if operation == "invoke_agent" and "otel_span_id" in flat and "duration_ms" in flat:
+        # A finished span of the whole agent run: it ends the run, failed if its status says so.
+        return "agent_error" if level in ERROR_LEVELS else "agent_end"
     if isinstance(operation, str) and operation in GEN_AI_OPERATIONS:
         return GEN_AI_OPERATIONS[operation]
     if "errorType" in flat or "errorMessage" in flat:
@@ -614,7 +678,19 @@ def _attribute(events: list[dict[str, Any]], delivery: Delivery) -> None:
     session = delivery.sessions.get(request_id) or request_id
     for event in events:
         event["properties"].setdefault("request_id", request_id)
-        event.setdefault("session_id", session[:256])
+        current = event.get("session_id")
+        # Only a session the line named itself outranks its invocation; the fallbacks (an X-Ray
+        # or OpenTelemetry trace, the log stream) yield to it.
+        if (
+            current is None
+            or current.startswith("otel-")
+            or current
+            in (
+                event["properties"].get("xray_trace_id"),
+                delivery.log_stream,
+            )
+        ):
+            event["session_id"] = session[:256]
 
 
 def _report_type(status: Any) -> str:
