@@ -196,5 +196,56 @@ def main() -> None:
     )
 
 
+def real_library_corpus(repeat: int) -> None:
+    """The same measure over what twelve real agent libraries printed (tests/fixtures/agent_logs),
+    in all three formats, against json.loads over the same messages in the same run."""
+    root = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "agent_logs"
+    payloads = []
+    for path in sorted(root.glob("*/deliveries/*.json")):
+        payloads += [encode(item) for item in json.loads(path.read_text())]
+    if not payloads:
+        print("real libraries : no corpus (make agent-logs)")
+        return
+    parser = LogParser(default_rules())
+    decoded = [CloudWatchLogsEvent(p).parse_logs_data() for p in payloads]
+    messages = [e.message for data in decoded for e in data.log_events]
+
+    def run_parser() -> None:
+        for payload in payloads:
+            data = CloudWatchLogsEvent(payload).parse_logs_data()
+            parser.parse_delivery(
+                Delivery(data.log_group, data.log_stream, data.owner),
+                [(e.get_id, e.timestamp, e.message) for e in data.log_events],
+            )
+
+    def run_json() -> int:
+        parsed = 0
+        for message in messages:
+            try:
+                json.loads(message)
+                parsed += 1
+            except ValueError:
+                pass
+        return parsed
+
+    run_parser()
+    parser_times, json_times = [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        run_parser()
+        t1 = time.perf_counter()
+        run_json()
+        parser_times.append(t1 - t0)
+        json_times.append(time.perf_counter() - t1)
+    parser_rate = len(messages) / statistics.median(parser_times)
+    json_rate = len(messages) / statistics.median(json_times)
+    print(f"real libraries : {len(messages)} lines in {len(payloads)} deliveries (12 libraries x 3 formats)")
+    print(f"decode + parse : {parser_rate:9.0f} lines/s on one core (median of {repeat})")
+    print(
+        f"json.loads     : {json_rate:9.0f} lines/s over the same lines; ratio {parser_rate / json_rate:.2f}"
+    )
+
+
 if __name__ == "__main__":
     main()
+    real_library_corpus(5)
