@@ -398,6 +398,62 @@ CORPUS: list[tuple[str, str, dict[str, Any]]] = [
         {"type": "tool_result", "p.tool_name": "get_weather"},
     ),
     (
+        "langchain debug: the outermost chain starts a run",
+        "\x1b[32;1m\x1b[1;3m[chain/start]\x1b[0m \x1b[1m[chain:LangGraph] Entering Chain run with input:\n"
+        '\x1b[0m{\n  "messages": [\n    {\n      "role": "user",\n      "content": "Weather in Paris?"\n    }\n  ]\n}',
+        {"type": "agent_start", "p.chain": "LangGraph"},
+    ),
+    (
+        "langchain debug: an inner chain is not a run",
+        "\x1b[32;1m\x1b[1;3m[chain/start]\x1b[0m \x1b[1m[chain:LangGraph > chain:model] Entering Chain run with input:",
+        {"type": "log"},
+    ),
+    (
+        "langchain debug: the outermost chain ends the run",
+        "\x1b[36;1m\x1b[1;3m[chain/end]\x1b[0m \x1b[1m[chain:LangGraph] [69ms] Exiting Chain run with output:",
+        {"type": "agent_end", "p.chain": "LangGraph"},
+    ),
+    (
+        "langchain debug: the outermost chain failed",
+        "\x1b[31;1m\x1b[1;3m[chain/error]\x1b[0m \x1b[1m[chain:LangGraph] [31ms] Chain run errored with error:\n"
+        "\x1b[0m\"KeyError('order A-17 not found')\"",
+        {"type": "agent_error", "p.chain": "LangGraph"},
+    ),
+    (
+        "smolagents new run panel",
+        "╭────────────────────────────────── New run ───────────────────────────────────╮\n"
+        "│                                                                              │\n"
+        "│ What is the weather in Paris?                                                │\n"
+        "╰─ OpenAIServerModel - gpt-4o-mini ────────────────────────────────────────────╯",
+        {"type": "agent_start"},
+    ),
+    (
+        "smolagents final answer",
+        "Final answer: It is sunny and 21 C in Paris.",
+        {"type": "agent_end", "p.output": "It is sunny and 21 C in Paris."},
+    ),
+    (
+        "crewai crew started",
+        "╭───────────────────────── 🚀 Crew Execution Started ──────────────────────────╮\n"
+        "│  Crew Execution Started                                                      │\n"
+        "╰──────────────────────────────────────────────────────────────────────────────╯",
+        {"type": "agent_start"},
+    ),
+    (
+        "crewai crew completed",
+        "╭────────────────────────────── Crew Completion ───────────────────────────────╮\n"
+        "│  Crew Execution Completed                                                    │\n"
+        "╰──────────────────────────────────────────────────────────────────────────────╯",
+        {"type": "agent_end"},
+    ),
+    (
+        "crewai crew failed",
+        "╭──────────────────────────────── Crew Failure ────────────────────────────────╮\n"
+        "│  Crew Execution Failed                                                       │\n"
+        "╰──────────────────────────────────────────────────────────────────────────────╯",
+        {"type": "agent_error"},
+    ),
+    (
         "fallback keeps the message",
         "user clicked the thumbs-up button",
         {"type": "log", "ts": CW_TS, "p.message": "user clicked the thumbs-up button"},
@@ -692,3 +748,33 @@ def test_opentelemetry_console_spans_become_a_tree_of_events() -> None:
     assert [t["properties"]["tool_name"] for t in failed_tools] == [
         call["name"] for run in capture["runs"] for call in run["tool_calls"] if call["error"]
     ]
+
+
+def test_outside_lambda_a_framework_run_is_delimited_by_its_markers() -> None:
+    """A container stream has no request id: a framework's start marker opens a run (nested
+    chains counted), its end marker closes it, and the lines between belong to it."""
+    parser = LogParser(default_rules())
+    delivery = Delivery("/aws/containerinsights/agents/application", "pod_agents_agent")
+    lines = [
+        "> Entering new AgentExecutor chain...",
+        "Invoking: `get_weather` with `{'city': 'Paris'}`",
+        "> Entering new LLMChain chain...",
+        "> Finished chain.",
+        "Sunny, 21 C in Paris",
+        "> Finished chain.",
+        "between two runs",
+        "> Entering new AgentExecutor chain...",
+        "Invoking: `get_weather` with `{'city': 'Rome'}`",
+    ]
+    events, _ = parser.parse_delivery(delivery, [(str(i), CW_TS + i, line) for i, line in enumerate(lines)])
+    sessions = [e.get("session_id") for e in events]
+    first, second = sessions[0], sessions[7]
+    assert first and first.startswith("run-") and second.startswith("run-") and first != second
+    assert sessions[:6] == [first] * 6
+    assert sessions[6] is None
+    assert sessions[7:] == [second] * 2
+    again, _ = LogParser(default_rules()).parse_delivery(
+        Delivery(delivery.log_group, delivery.log_stream),
+        [(str(i), CW_TS + i, line) for i, line in enumerate(lines)],
+    )
+    assert [e.get("session_id") for e in again] == sessions  # the same run ids on a redelivery

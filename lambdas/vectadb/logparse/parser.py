@@ -15,6 +15,7 @@ CloudWatch id and timestamp. The normalisation, shared by every path, is documen
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import re
 from collections import Counter
@@ -162,6 +163,9 @@ class Delivery:
     sessions: dict[str, str] = field(default_factory=dict)
     # Set when a START line named the request: lines before it belong to an earlier invocation.
     started: bool = False
+    # Outside Lambda: the run that a framework's start marker opened, and how deep it is nested.
+    run_id: str | None = None
+    run_depth: int = 0
 
 
 @dataclass
@@ -496,6 +500,8 @@ class LogParser:
         elif not session:
             session = delivery.sessions.get(delivery.request_id or "") or delivery.request_id
             session = session or delivery.xray_trace_id or _otel_session(fields)
+            if session is None:
+                session = _run_session(delivery, log_id, event_type)
             if session is None and self.options.session_from_log_stream:
                 session = delivery.log_stream
         if delivery.request_id and "request_id" not in properties:
@@ -585,6 +591,23 @@ def _otel_ids(record: Mapping[str, Any], flat: dict[str, Any]) -> int | None:
             flat.pop("span_id", None)
         flat.pop("resource", None)
     return None
+
+
+def _run_session(delivery: Delivery, log_id: str, event_type: str) -> str | None:
+    """Outside Lambda, a framework's start marker opens a run and its end marker closes it (nested
+    chains counted); the lines between belong to it. The run's id is its first line's."""
+    if event_type == "agent_start":
+        if delivery.run_id is None:
+            digest = hashlib.blake2b(f"{delivery.log_stream}\n{log_id}".encode(), digest_size=8).hexdigest()
+            delivery.run_id = f"run-{digest}"
+        delivery.run_depth += 1
+        return delivery.run_id
+    run_id = delivery.run_id
+    if run_id is not None and event_type in ("agent_end", "agent_error"):
+        delivery.run_depth -= 1
+        if delivery.run_depth <= 0 or event_type == "agent_error":
+            delivery.run_id, delivery.run_depth = None, 0
+    return run_id
 
 
 def _otel_session(fields: Mapping[str, Any] | None) -> str | None:
@@ -683,7 +706,7 @@ def _attribute(events: list[dict[str, Any]], delivery: Delivery) -> None:
         # or OpenTelemetry trace, the log stream) yield to it.
         if (
             current is None
-            or current.startswith("otel-")
+            or current.startswith(("otel-", "run-"))
             or current
             in (
                 event["properties"].get("xray_trace_id"),
