@@ -454,6 +454,12 @@ CORPUS: list[tuple[str, str, dict[str, Any]]] = [
         {"type": "agent_error"},
     ),
     (
+        "autogen console: a failed tool result",
+        "[FunctionExecutionResult(content=\"'order A-17 not found'\", name='lookup_order', "
+        "call_id='call_3c6ab3d6e409', is_error=True)]",
+        {"type": "tool_result", "p.tool_name": "lookup_order", "p.level": "ERROR"},
+    ),
+    (
         "fallback keeps the message",
         "user clicked the thumbs-up button",
         {"type": "log", "ts": CW_TS, "p.message": "user clicked the thumbs-up button"},

@@ -318,6 +318,10 @@ class LogParser:
                 continue
             name = rule.properties.get(group, group)
             extract.fields[name] = _literal(value) if name in INPUT_KEYS else _number(value)
+        if "is_error" in extract.fields:  # a tool result that says whether it failed
+            failed = extract.fields["is_error"] = extract.fields["is_error"] in ("True", "true")
+            if failed:
+                extract.level = extract.level or "ERROR"
         return extract
 
     def _from_record(self, delivery: Delivery, record: dict[str, Any], depth: int) -> _Extract | object:
