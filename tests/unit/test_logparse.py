@@ -460,6 +460,33 @@ CORPUS: list[tuple[str, str, dict[str, Any]]] = [
         {"type": "tool_result", "p.tool_name": "lookup_order", "p.level": "ERROR"},
     ),
     (
+        "basicConfig format names its logger",
+        'INFO:httpx2:HTTP Request: POST http://127.0.0.1:33991/v1/chat/completions "HTTP/1.1 200 OK"',
+        {"type": "llm_call", "p.level": "INFO", "p.status_code": 200},
+    ),
+    (
+        "openai agents sdk: a run sets its trace",
+        "DEBUG:openai.agents:Setting current trace",
+        {"type": "agent_start", "p.level": "DEBUG"},
+    ),
+    (
+        "openai agents sdk: a run resets its trace",
+        "Resetting current trace",
+        {"type": "agent_end"},
+    ),
+    (
+        "llama_index workflow start",
+        "INFO:workflows.verbose:[tick] add: AgentWorkflowStartEvent(user_msg='What is the weather in Paris?', "
+        "chat_history=None, memory=None, max_iterations=None)",
+        {"type": "agent_start"},
+    ),
+    (
+        "llama_index workflow result",
+        "INFO:workflows.verbose:[result] StopEvent(result=AgentOutput(response=ChatMessage(role=<MessageRole.ASSISTANT: "
+        "'assistant'>, additional_kwargs={}, blocks=[TextBlock(block_type='text', text='It is sunny and 21 C in Paris.')])))",
+        {"type": "agent_end"},
+    ),
+    (
         "fallback keeps the message",
         "user clicked the thumbs-up button",
         {"type": "log", "ts": CW_TS, "p.message": "user clicked the thumbs-up button"},

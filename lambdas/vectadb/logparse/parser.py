@@ -73,6 +73,8 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _TEXT_PREFIX = re.compile(
     r"^(?:\[?(?P<time>\d{4}-\d{2}-\d{2}[T ][\d:.,]+(?:Z|[+-]\d{2}:?\d{2})?)\]?\s+)?\[?"
     r"(?P<level>TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL)\]?(?::|\s+-?\s*)"
+    # logging.basicConfig's "INFO:httpx:HTTP Request: ..." also names its logger
+    r"(?:(?<=:)(?P<logger>[A-Za-z_][\w.]*):(?=\S))?"
 )  # upper case only: "info about ..." is prose, "INFO ..." is a level
 _XRAY = re.compile(r"(?:Root=)?(1-[0-9a-f]{8}-[0-9a-f]{24})")
 _REPORT_FIELDS = {
