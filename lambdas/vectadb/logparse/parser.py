@@ -1,4 +1,9 @@
-"""Log lines to agent events: JSON first, then regex rules, then a fallback event.
+"""Log lines to agent events, in steps: assemble the records that were cut into lines
+(``assemble.py``), frame them (Lambda's runtime and platform lines, Lambda's JSON format, Fluent
+Bit's wrapper), recognise them (a JSON record through one classifier, ``_classify_record``; a
+text line through the regex rules and framework profiles; else a fallback event), normalise them,
+and attribute them (the Lambda request, an explicit session, an OpenTelemetry trace, a framework's
+run markers).
 
 No AWS shapes here: a delivery is its log group, stream and owner, and lines with their
 CloudWatch id and timestamp. The normalisation, shared by every path, is documented in the README:
