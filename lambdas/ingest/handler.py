@@ -533,14 +533,6 @@ def _unexpected(exc: Exception) -> Response[Any]:
 # -- entry point -----------------------------------------------------------------------------
 
 
-def _header(event: dict[str, Any], name: str) -> tuple[str, str] | None:
-    """A header's name as sent and its value; header names are case-insensitive."""
-    for key, value in (event.get("headers") or {}).items():
-        if key.lower() == name:
-            return key, value
-    return None
-
-
 # What to send instead of a JSON array, per route that takes one object.
 _ARRAY_HINTS = {
     "/api/v1/events": (
@@ -567,7 +559,7 @@ def _prepare(event: dict[str, Any]) -> dict[str, Any]:
     body = event.get("body")
     if not body:
         raise BadRequest("request body is empty; send a JSON object", code="empty_body")
-    content_type = _header(event, "content-type")
+    content_type = httpbody.find_header(event.get("headers"), "content-type")
     httpbody.check_media_type(content_type[1] if content_type else None)
     text = httpbody.decode_text(body, bool(event.get("isBase64Encoded")))
     limit = get_settings().max_body_bytes

@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from vectadb.errors import BadRequest, UnsupportedMediaType, VectaError
@@ -21,6 +22,15 @@ _JSON_WHITESPACE = " \t\n\r"
 class UnprocessableBody(VectaError):
     status = 422
     code = "validation_error"
+
+
+def find_header(headers: Mapping[str, str] | None, name: str) -> tuple[str, str] | None:
+    """A header's name as sent and its value: HTTP (and API Gateway) read names in any case."""
+    wanted = name.lower()
+    for key, value in (headers or {}).items():
+        if key.lower() == wanted:
+            return key, value
+    return None
 
 
 def is_json_media_type(content_type: str) -> bool:

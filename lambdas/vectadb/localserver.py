@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 from vectadb.auth import generate_api_key
 from vectadb.config import LAMBDA_SYNC_PAYLOAD_BYTES
 from vectadb.errors import BadRequest, error_body
-from vectadb.httpbody import decode_utf8
+from vectadb.httpbody import decode_utf8, find_header
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -124,11 +124,8 @@ def rest_proxy_event(
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
     """A header's value whatever the case of its name, as HTTP (and API Gateway) reads names."""
-    wanted = name.lower()
-    for key, value in headers.items():
-        if key.lower() == wanted:
-            return value
-    return None
+    found = find_header(headers, name)
+    return found[1] if found else None
 
 
 def token_authorizer_event(method: str, path: str, authorization: str | None) -> dict[str, Any]:
