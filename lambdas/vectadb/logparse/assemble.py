@@ -27,7 +27,8 @@ from typing import Any
 MAX_LINES = 400
 MAX_BYTES = 256 * 1024
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# Terminal colour codes (LangChain, CrewAI, rich): stripped before a line is read.
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?::|$)")
 _CHAINED = ("During handling of the above exception", "The above exception was the direct cause")
 _FLUENT_BIT = '{"log":'
@@ -165,7 +166,7 @@ def assemble(lines: Iterable[tuple[str, int, str]]) -> list[Record]:
         part = Part(log_id, timestamp_ms, message)
         text, wrapper = _inner(message)
         text = text.rstrip("\n")
-        clean = _ANSI.sub("", text).strip() if "\x1b" in text else text.strip()
+        clean = ANSI.sub("", text).strip() if "\x1b" in text else text.strip()
 
         own = _is_own_record(text, clean)
         if group is not None and _is_platform(clean):

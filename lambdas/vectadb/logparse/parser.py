@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vectadb.logparse.assemble import assemble
+from vectadb.logparse.assemble import ANSI, assemble
 from vectadb.logparse.redaction import Redactor
 from vectadb.logparse.rules import FIELD_GROUPS, RuleSet
 from vectadb.logparse.times import parse_log_time
@@ -74,7 +74,6 @@ RUNTIME_KEYS = frozenset(
         "logger",
     }
 )
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _TEXT_PREFIX = re.compile(
     r"^(?:\[?(?P<time>\d{4}-\d{2}-\d{2}[T ][\d:.,]+(?:Z|[+-]\d{2}:?\d{2})?)\]?\s+)?\[?"
     r"(?P<level>TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL)\]?(?::|\s+-?\s*)"
@@ -297,7 +296,7 @@ class LogParser:
         return self._from_text(text, level, time_ms)
 
     def _from_text(self, text: str, level: str | None, time_ms: int | None) -> _Extract:
-        clean = _ANSI.sub("", text) if "\x1b" in text else text
+        clean = ANSI.sub("", text) if "\x1b" in text else text
         if level is None:
             prefix = _TEXT_PREFIX.match(clean)
             if prefix is not None:  # "2026-01-07T17:00:00Z WARNING message", "ERROR: message"
@@ -374,7 +373,6 @@ class LogParser:
                     break
         if span_time is not None:
             extract.time_ms = span_time  # a span is printed when it ends: place it where it started
-        extract.level = extract.level or flat.get("level")
         extract.event_type = _classify_record(flat, message, extract.level)
         request_id = _first(flat, REQUEST_KEYS)
         if isinstance(request_id, str):
