@@ -196,10 +196,12 @@ def _write_isolating(
 
 @dataclass(frozen=True, slots=True)
 class _Stored:
-    """The outcome of one write: a result per item, and the stored copies of the duplicates."""
+    """The outcome of one write: a result per item, the stored copies of the duplicates, and the
+    store's refusals by event id."""
 
     results: list[ItemResult]
     kept: dict[str, dict[str, Any]]  # stored copies of the duplicates (as they are now)
+    refused: dict[str, StoreRejected]
 
 
 def _store(
@@ -260,7 +262,7 @@ def _store(
                 conflict=conflicting_fields(_comparable_record(record), kept_copy),
             )
         )
-    return _Stored(results, kept)
+    return _Stored(results, kept, refused)
 
 
 def _index(
@@ -305,12 +307,13 @@ def ingest_event(
 ) -> Accepted:
     record = to_record(event, policy, now or datetime.now(UTC))
     stored = _store([(0, record)], store, policy, replace)
+    if record.event_id in stored.refused:
+        raise stored.refused[record.event_id]
     results = stored.results
-    if semantic is not None and semantic.configured and isinstance(results[0], Accepted):
+    if semantic is not None and semantic.configured:
         results = _index(results, {record.event_id: record}, stored.kept, store, semantic, deadline)
     result = results[0]
-    if isinstance(result, Rejected):
-        raise StoreRejected(result.message.removeprefix("events[0]: "))
+    assert isinstance(result, Accepted)  # a refusal was raised above
     return result
 
 
