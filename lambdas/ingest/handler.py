@@ -16,7 +16,6 @@ from urllib.parse import unquote
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
-    RequestUnsupportedContentType,
     RequestValidationError,
 )
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
@@ -31,7 +30,6 @@ from vectadb.errors import (
     BadRequest,
     PayloadTooLarge,
     Unauthorized,
-    UnsupportedMediaType,
     VectaError,
     describe_validation_errors,
     error_body,
@@ -494,11 +492,6 @@ def _validation_error(exc: RequestValidationError) -> Response[Any]:
     if any(e.get("type") == "event_too_large" for e in errors):
         return _json_error(413, error_body("event_too_large", message, details))
     return _json_error(422, error_body("validation_error", message, details))
-
-
-@app.exception_handler(RequestUnsupportedContentType)
-def _unsupported_content_type(exc: RequestUnsupportedContentType) -> Response[Any]:
-    return _json_error(415, UnsupportedMediaType("send the body as application/json").to_body())
 
 
 def _allowed_methods(path: str) -> list[str]:
