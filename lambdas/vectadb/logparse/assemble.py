@@ -146,13 +146,13 @@ def assemble(lines: Iterable[tuple[str, int, str]]) -> list[Record]:
         if group is None:
             return
         first = group.parts[0]
-        text = "\n".join(group.texts)
-        if group.wrapper is not None:
+        if len(group.parts) == 1:
+            message = first.message  # a group of one is its line, as it came
+        elif group.wrapper is not None:
+            text = "\n".join(group.texts)
             message = json.dumps({**group.wrapper, "log": text + "\n"}, ensure_ascii=False)
         else:
-            message = text + "\n"
-        if len(group.parts) == 1:
-            message = first.message
+            message = "\n".join(group.texts) + "\n"
         records.append(Record(first.log_id, first.timestamp_ms, message, [p.log_id for p in group.parts]))
         group = None
 
