@@ -172,6 +172,8 @@ class Delivery:
     # Outside Lambda: the run that a framework's start marker opened, and how deep it is nested.
     run_id: str | None = None
     run_depth: int = 0
+    # Whether the last line parsed named its session itself (else it came from a fallback).
+    session_named: bool = False
 
 
 @dataclass
@@ -223,7 +225,8 @@ class LogParser:
         # library's own handler) name no request. Lambda runs one invocation at a time per stream,
         # so they belong to the request that the next marker names, unless that marker is a
         # START (then they ended an earlier invocation that this delivery does not name).
-        unattributed: list[dict[str, Any]] | None = [] if delivery.request_id is None else None
+        # Each with whether the line named its own session (which outranks the invocation's).
+        unattributed: list[tuple[dict[str, Any], bool]] | None = [] if delivery.request_id is None else None
         for record in assemble(lines):
             delivery.started = False
             event = self.parse_line(delivery, record.log_id, record.timestamp_ms, record.message, stats)
@@ -237,7 +240,7 @@ class LogParser:
             if event is not None:
                 events.append(event)
                 if unattributed is not None:
-                    unattributed.append(event)
+                    unattributed.append((event, delivery.session_named))
         stats.redacted = self.redactor.count - redacted_before
         return events, stats
 
@@ -504,6 +507,7 @@ class LogParser:
             session = _first(fields, SESSION_KEYS)
             agent = _first(fields, AGENT_KEYS)
         session = str(session) if isinstance(session, str | int) and not isinstance(session, bool) else None
+        delivery.session_named = bool(session)
         if session and delivery.request_id:
             delivery.sessions[delivery.request_id] = session
         elif not session:
@@ -704,24 +708,14 @@ def _normalise_llm(properties: dict[str, Any], fields: Mapping[str, Any]) -> Non
                 break
 
 
-def _attribute(events: list[dict[str, Any]], delivery: Delivery) -> None:
-    """Give events parsed before their request was named that request (and its session)."""
+def _attribute(events: list[tuple[dict[str, Any], bool]], delivery: Delivery) -> None:
+    """Give events parsed before their request was named that request, and its session unless the
+    line named a session itself (a fallback, an X-Ray or OTel trace or a run, yields to it)."""
     request_id = delivery.request_id or ""
     session = delivery.sessions.get(request_id) or request_id
-    for event in events:
+    for event, named in events:
         event["properties"].setdefault("request_id", request_id)
-        current = event.get("session_id")
-        # Only a session the line named itself outranks its invocation; the fallbacks (an X-Ray
-        # or OpenTelemetry trace, the log stream) yield to it.
-        if (
-            current is None
-            or current.startswith(("otel-", "run-"))
-            or current
-            in (
-                event["properties"].get("xray_trace_id"),
-                delivery.log_stream,
-            )
-        ):
+        if not named:
             event["session_id"] = session[:256]
 
 
