@@ -8,6 +8,8 @@ half-written) so that the sender retries it, and deterministic ids make that ret
 The first stored copy of an event wins: a redelivery, even one whose session, trace, parent or
 content differs, is a duplicate that changes nothing, and its result names the fields that differ.
 
+A log-derived event without a session joins the run open in its log stream (``runs.py``).
+
 The vector step comes after the write and never fails a request: events it could not index stay
 flagged for reindex.
 """
@@ -26,6 +28,7 @@ from vectadb.config import Settings
 from vectadb.errors import PayloadTooLarge, StoreRejected, VectaError, describe_validation_errors
 from vectadb.ids import event_id_for, trace_id_for
 from vectadb.models import EventIn, format_timestamp, to_millis
+from vectadb.runs import attribute_to_runs
 from vectadb.semantic import IndexTarget, SemanticIndex
 from vectadb.stores.base import STATUS_RANK, EventRecord, EventStore
 
@@ -305,6 +308,7 @@ def ingest_event(
     deadline: float | None = None,
     replace: bool = False,
 ) -> Accepted:
+    (event,) = attribute_to_runs([event], store, policy.terminal_event_types)
     record = to_record(event, policy, now or datetime.now(UTC))
     stored = _store([(0, record)], store, policy, replace)
     if record.event_id in stored.refused:
@@ -334,13 +338,19 @@ def ingest_batch(
         )
     now = now or datetime.now(UTC)
     rejected: list[Rejected] = []
-    records: list[tuple[int, EventRecord]] = []
+    valid: list[tuple[int, EventIn]] = []
     for index, item in enumerate(items):
         try:
-            try:
-                event = EventIn.model_validate(item)
-            except ValidationError as exc:
-                raise rejection_from_validation(exc) from None
+            valid.append((index, EventIn.model_validate(item)))
+        except ValidationError as exc:
+            error = rejection_from_validation(exc)
+            rejected.append(
+                Rejected(index, error.status, error.code, f"events[{index}]: {error.message}", error.details)
+            )
+    attributed = attribute_to_runs([event for _, event in valid], store, policy.terminal_event_types)
+    records: list[tuple[int, EventRecord]] = []
+    for (index, _), event in zip(valid, attributed, strict=True):
+        try:
             records.append((index, to_record(event, policy, now)))
         except EventRejected as exc:
             rejected.append(

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from vectadb.runs import RunMark
+
 Order = Literal["asc", "desc"]
 
 # A trace's status only moves up this ladder, so concurrent or reordered deliveries converge.
@@ -79,6 +81,14 @@ class EventStore(Protocol):
 
     def replace_events(self, events: Sequence[EventRecord], status_ranks: Mapping[str, int]) -> None:
         """Replace stored events by these copies; move their edges and recount their traces."""
+        ...
+
+    def stream_marks(self, streams: Sequence[str]) -> dict[str, list[RunMark]]:
+        """The kept run marks of each log stream (see ``vectadb.runs``), in order."""
+        ...
+
+    def add_stream_marks(self, marks: Mapping[str, Sequence[RunMark]]) -> None:
+        """Add run marks to their streams, keeping the latest ``runs.MAX_MARKS`` of each."""
         ...
 
     def list_events(self, query: EventQuery) -> list[dict[str, Any]]: ...

@@ -5,7 +5,7 @@ descending, ``tkey`` per trace) so that every listing is a single-field index ra
 stop at its page size; see ``surreal.py`` for why descending order needs a key of its own.
 """
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 SCHEMA = """
 DEFINE TABLE OVERWRITE agent_trace SCHEMAFULL;
@@ -62,6 +62,13 @@ UPDATE agent_event SET indexed = false WHERE indexed = NONE RETURN NONE;
 -- can never make a second edge (INSERT RELATION IGNORE skips an existing id).
 DEFINE TABLE OVERWRITE hasEvent TYPE RELATION IN agent_trace OUT agent_event SCHEMAFULL;
 DEFINE TABLE OVERWRITE causedBy TYPE RELATION IN agent_event OUT agent_event SCHEMAFULL;
+
+-- v5: the latest run marks of each log stream that names no request, as "<ms>:<0 end|1 start>:<session>"
+-- (zero-padded: they sort in time order, and at one millisecond an end before a start).
+DEFINE TABLE OVERWRITE stream_run SCHEMAFULL;
+DEFINE FIELD OVERWRITE marks ON stream_run TYPE array<string> DEFAULT [];
+DEFINE FIELD OVERWRITE updated_at ON stream_run TYPE datetime VALUE time::now();
+DEFINE INDEX OVERWRITE idx_stream_run_updated_at ON stream_run FIELDS updated_at;
 
 DEFINE TABLE OVERWRITE schema_meta SCHEMAFULL;
 DEFINE FIELD OVERWRITE version ON schema_meta TYPE int;

@@ -27,6 +27,7 @@ from websockets.exceptions import WebSocketException
 
 from vectadb.errors import StoreRejected, StoreUnavailable
 from vectadb.models import format_timestamp, to_millis
+from vectadb.runs import MAX_MARKS, RunMark
 from vectadb.stores.base import (
     EventQuery,
     EventRecord,
@@ -303,6 +304,11 @@ def _event_row(ev: EventRecord) -> dict[str, Any]:
     }
 
 
+def _run_mark(text: str) -> RunMark:
+    at_ms, opens, session_id = text.split(":", 2)
+    return RunMark(int(at_ms), opens == "1", session_id)
+
+
 def _edges(events: Sequence[EventRecord]) -> dict[str, list[dict[str, str]]]:
     """The events' hasEvent and causedBy edges, each keyed by its event's id."""
     return {
@@ -526,6 +532,32 @@ class SurrealStore:
                 time.sleep(0.005 * 2**attempt)
         raise AssertionError("unreachable")
 
+    def stream_marks(self, streams: Sequence[str]) -> dict[str, list[RunMark]]:
+        if not streams:
+            return {}
+        rows = self._select(
+            "SELECT record::id(id) AS stream, marks "
+            "FROM array::map($ids, |$k| type::thing('stream_run', $k))",
+            {"ids": list(streams)},
+        )
+        return {row["stream"]: sorted(map(_run_mark, row["marks"] or ())) for row in rows}
+
+    def add_stream_marks(self, marks: Mapping[str, Sequence[RunMark]]) -> None:
+        # One statement per stream, each an atomic merge: concurrent writers of one stream lose
+        # no mark, and a mark delivered twice is kept once.
+        for stream, added in marks.items():
+            self._write(
+                "LET $all = array::sort(array::union((SELECT VALUE marks FROM ONLY "
+                "type::thing('stream_run', $stream)) ?? [], $marks));"
+                "UPSERT type::thing('stream_run', $stream) "
+                "SET marks = array::slice($all, math::max([0, array::len($all) - $keep])) RETURN NONE",
+                {
+                    "stream": stream,
+                    "marks": [f"{m.at_ms:0{_MS_WIDTH}d}:{int(m.opens)}:{m.session_id}" for m in added],
+                    "keep": MAX_MARKS,
+                },
+            )
+
     # -- reads -------------------------------------------------------------------------------
 
     def list_events(self, query: EventQuery) -> list[dict[str, Any]]:
@@ -605,6 +637,8 @@ class SurrealStore:
             "BEGIN TRANSACTION;"
             "LET $ids = (SELECT VALUE id FROM agent_trace WHERE last_event_at < $cutoff);"
             "DELETE $ids RETURN NONE;"
+            # The run marks of streams that have not written since: their runs are as old.
+            "DELETE stream_run WHERE updated_at < $cutoff RETURN NONE;"
             "RETURN array::len($ids);"
             "COMMIT TRANSACTION;",
             {"cutoff": cutoff},

@@ -1,0 +1,111 @@
+"""Runs in a log stream that names no request: the run a line without a session belongs to.
+
+Outside Lambda (a container's output in Kubernetes or ECS) nothing names the request. A run is
+delimited by its framework's own markers, which the parser types ``agent_start`` and
+``agent_end`` / ``agent_error`` and gives a run session. A subscription cuts a stream into
+deliveries that the parser sees one at a time, so most of a run's lines reach it in deliveries
+that hold neither marker. The ingestion therefore keeps each stream's latest run marks, and gives
+a log-derived event without a session the session of the run open in its stream at its time: the
+last mark at or before it opened a run. An event before any mark, or after a run's end, keeps no
+session (it is stored without a trace, as before).
+
+This assumes one run at a time per stream, which is how a worker or a CLI agent prints; a server
+that interleaves concurrent runs in one stream must name a session (or an OpenTelemetry trace) in
+its records. Marks that arrive late (a delivery retried after later ones were stored) still
+attribute the events that come after them, not the ones stored before them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_right, insort
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from vectadb.models import EventIn, to_millis
+
+# The marks kept per stream: enough for the runs that deliveries still in flight can belong to.
+MAX_MARKS = 64
+RUN_START = "agent_start"
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class RunMark:
+    """A run of a stream starting (``opens``) or ending at a millisecond. Ordered by time, and at
+    one millisecond an end before a start: a run that starts as another ends owns what follows."""
+
+    at_ms: int
+    opens: bool
+    session_id: str
+
+
+class RunMarkStore(Protocol):
+    def stream_marks(self, streams: Sequence[str]) -> dict[str, list[RunMark]]:
+        """The kept marks of each stream, in order."""
+        ...
+
+    def add_stream_marks(self, marks: Mapping[str, Sequence[RunMark]]) -> None:
+        """Add marks to their streams, keeping the latest ``MAX_MARKS`` of each."""
+        ...
+
+
+def stream_key(event: EventIn) -> str | None:
+    """The log stream of an event that a parser read from CloudWatch Logs (an id of its own, so the
+    event's id never depends on the session given here), else None."""
+    source = event.source
+    if source is None or source.system != "cloudwatch":
+        return None
+    if not (source.log_group and source.log_stream and source.log_id):
+        return None
+    return hashlib.sha256(f"{source.log_group}\x1f{source.log_stream}".encode()).hexdigest()[:32]
+
+
+def open_run(marks: Sequence[RunMark], at_ms: int) -> str | None:
+    """The session of the run open at ``at_ms``: the last mark at or before it, if it opened one."""
+    position = bisect_right(marks, RunMark(at_ms, True, "\U0010ffff"))
+    if position == 0:
+        return None
+    last = marks[position - 1]
+    return last.session_id if last.opens else None
+
+
+def attribute_to_runs(
+    events: Sequence[EventIn], store: RunMarkStore, closing_types: Collection[str]
+) -> list[EventIn]:
+    """The events, those without a session or trace given the session of their stream's open run;
+    the run markers among them are kept as their streams' marks."""
+    keys = [stream_key(event) for event in events]
+    # Only streams with a line to attribute or a run starting: an end whose run this batch does
+    # not touch was attributed by the parser (its start was in the same delivery).
+    wanted = {
+        key
+        for key, event in zip(keys, events, strict=True)
+        if key and ((event.session_id is None and event.trace_id is None) or event.event_type == RUN_START)
+    }
+    if not wanted:
+        return list(events)
+    known = store.stream_marks(sorted(wanted))
+    added: dict[str, list[RunMark]] = {}
+    result = list(events)
+    # In time order (stable: a stream's lines keep their order within a millisecond), so that a
+    # run's start comes before its lines and its end after them.
+    for index in sorted(range(len(result)), key=lambda i: to_millis(result[i].timestamp)):
+        key = keys[index]
+        if key not in wanted:
+            continue
+        event = result[index]
+        at_ms = to_millis(event.timestamp)
+        marks = known.setdefault(key, [])
+        if event.session_id is None and event.trace_id is None:
+            session = open_run(marks, at_ms)
+            if session is not None:
+                event = result[index] = event.model_copy(update={"session_id": session})
+        if event.session_id and (event.event_type == RUN_START or event.event_type in closing_types):
+            mark = RunMark(at_ms, event.event_type == RUN_START, event.session_id)
+            if mark not in marks:
+                insort(marks, mark)
+                added.setdefault(key, []).append(mark)
+    if added:
+        store.add_stream_marks(added)
+    return result
