@@ -6,8 +6,8 @@ delimited by its framework's own markers, which the parser types ``agent_start``
 deliveries that the parser sees one at a time, so most of a run's lines reach it in deliveries
 that hold neither marker. The ingestion therefore keeps each stream's latest run marks, and gives
 a log-derived event without a session the session of the run open in its stream at its time: the
-last mark at or before it opened a run. An event before any mark, or after a run's end, keeps no
-session (it is stored without a trace, as before).
+last mark at or before it opened a run, or ended one in that same millisecond. An event before any
+mark, or after a run's end, keeps no session (it is stored without a trace, as before).
 
 This assumes one run at a time per stream, which is how a worker or a CLI agent prints; a server
 that interleaves concurrent runs in one stream must name a session (or an OpenTelemetry trace) in
@@ -67,7 +67,8 @@ def open_run(marks: Sequence[RunMark], at_ms: int) -> str | None:
     if position == 0:
         return None
     last = marks[position - 1]
-    return last.session_id if last.opens else None
+    # A line of the millisecond a run ended in is its last (an end marker printed twice, ...).
+    return last.session_id if last.opens or last.at_ms == at_ms else None
 
 
 def attribute_to_runs(
@@ -88,24 +89,31 @@ def attribute_to_runs(
     known = store.stream_marks(sorted(wanted))
     added: dict[str, list[RunMark]] = {}
     result = list(events)
-    # In time order (stable: a stream's lines keep their order within a millisecond), so that a
-    # run's start comes before its lines and its end after them.
+
+    def mark(index: int) -> None:
+        event = result[index]
+        if event.session_id and (event.event_type == RUN_START or event.event_type in closing_types):
+            run_mark = RunMark(to_millis(event.timestamp), event.event_type == RUN_START, event.session_id)
+            marks = known.setdefault(keys[index], [])  # type: ignore[arg-type]
+            if run_mark not in marks:
+                insort(marks, run_mark)
+                added.setdefault(keys[index], []).append(run_mark)  # type: ignore[arg-type]
+
+    # The batch's own marks first (a line printed in the millisecond its run started, before the
+    # marker, is the run's); then each line without a session, in time order, and the ends that
+    # this gave a session.
+    for index, key in enumerate(keys):
+        if key in wanted:
+            mark(index)
     for index in sorted(range(len(result)), key=lambda i: to_millis(result[i].timestamp)):
         key = keys[index]
-        if key not in wanted:
-            continue
         event = result[index]
-        at_ms = to_millis(event.timestamp)
-        marks = known.setdefault(key, [])
-        if event.session_id is None and event.trace_id is None:
-            session = open_run(marks, at_ms)
-            if session is not None:
-                event = result[index] = event.model_copy(update={"session_id": session})
-        if event.session_id and (event.event_type == RUN_START or event.event_type in closing_types):
-            mark = RunMark(at_ms, event.event_type == RUN_START, event.session_id)
-            if mark not in marks:
-                insort(marks, mark)
-                added.setdefault(key, []).append(mark)
+        if key not in wanted or event.session_id is not None or event.trace_id is not None:
+            continue
+        session = open_run(known.get(key, ()), to_millis(event.timestamp))
+        if session is not None:
+            result[index] = event.model_copy(update={"session_id": session})
+            mark(index)
     if added:
         store.add_stream_marks(added)
     return result
