@@ -26,9 +26,9 @@ from pydantic import ValidationError
 
 from vectadb.config import Settings
 from vectadb.errors import PayloadTooLarge, StoreRejected, VectaError, describe_validation_errors
-from vectadb.ids import event_id_for, trace_id_for
+from vectadb.ids import event_id_for, trace_id_for, trace_id_for_session
 from vectadb.models import EventIn, format_timestamp, to_millis
-from vectadb.runs import attribute_to_runs
+from vectadb.runs import Attribution, attribute_to_runs
 from vectadb.semantic import IndexTarget, SemanticIndex
 from vectadb.stores.base import STATUS_RANK, EventRecord, EventStore
 
@@ -299,6 +299,12 @@ def _index(
     return [replace(r, indexed=r.event_id in indexed) if isinstance(r, Accepted) else r for r in results]
 
 
+def _end_runs(attribution: Attribution, store: EventStore) -> None:
+    """Runs that the next run of their stream ended are completed, unless something failed them."""
+    if attribution.ended_sessions:
+        store.complete_traces([trace_id_for_session(session) for session in attribution.ended_sessions])
+
+
 def ingest_event(
     event: EventIn,
     store: EventStore,
@@ -308,9 +314,10 @@ def ingest_event(
     deadline: float | None = None,
     replace: bool = False,
 ) -> Accepted:
-    (event,) = attribute_to_runs([event], store, policy.terminal_event_types)
-    record = to_record(event, policy, now or datetime.now(UTC))
+    attribution = attribute_to_runs([event], store, policy.terminal_event_types)
+    record = to_record(attribution.events[0], policy, now or datetime.now(UTC))
     stored = _store([(0, record)], store, policy, replace)
+    _end_runs(attribution, store)
     if record.event_id in stored.refused:
         raise stored.refused[record.event_id]
     results = stored.results
@@ -347,9 +354,9 @@ def ingest_batch(
             rejected.append(
                 Rejected(index, error.status, error.code, f"events[{index}]: {error.message}", error.details)
             )
-    attributed = attribute_to_runs([event for _, event in valid], store, policy.terminal_event_types)
+    attribution = attribute_to_runs([event for _, event in valid], store, policy.terminal_event_types)
     records: list[tuple[int, EventRecord]] = []
-    for (index, _), event in zip(valid, attributed, strict=True):
+    for (index, _), event in zip(valid, attribution.events, strict=True):
         try:
             records.append((index, to_record(event, policy, now)))
         except EventRejected as exc:
@@ -359,6 +366,7 @@ def ingest_batch(
     if not records:
         return sorted(rejected, key=lambda result: result.index)
     stored = _store(records, store, policy, replace)
+    _end_runs(attribution, store)
     results = stored.results
     if semantic is not None and semantic.configured:
         first_copies: dict[str, EventRecord] = {}

@@ -7,7 +7,10 @@ deliveries that the parser sees one at a time, so most of a run's lines reach it
 that hold neither marker. The ingestion therefore keeps each stream's latest run marks, and gives
 a log-derived event without a session the session of the run open in its stream at its time: the
 last mark at or before it opened a run, or ended one in that same millisecond. An event before any
-mark, or after a run's end, keeps no session (it is stored without a trace, as before).
+mark, or after a run's end, keeps no session (it is stored without a trace, as before). A run whose
+framework prints no end marker ends when the next run of its stream starts: its trace becomes
+``completed`` unless something failed it. The last run of a stream without an end marker stays
+``running`` until it does.
 
 This assumes one run at a time per stream, which is how a worker or a CLI agent prints; a server
 that interleaves concurrent runs in one stream must name a session (or an OpenTelemetry trace) in
@@ -28,16 +31,24 @@ from vectadb.models import EventIn, to_millis
 # The marks kept per stream: enough for the runs that deliveries still in flight can belong to.
 MAX_MARKS = 64
 RUN_START = "agent_start"
+RUN_FAILED = "agent_error"
+
+# What a mark does, in the order marks of one millisecond apply: a run that starts as another ends
+# owns what follows.
+FAILS, ENDS, STARTS = 0, 1, 2
 
 
 @dataclass(frozen=True, order=True, slots=True)
 class RunMark:
-    """A run of a stream starting (``opens``) or ending at a millisecond. Ordered by time, and at
-    one millisecond an end before a start: a run that starts as another ends owns what follows."""
+    """A run of a stream starting, ending or failing at a millisecond, ordered by time."""
 
     at_ms: int
-    opens: bool
+    kind: int  # FAILS, ENDS or STARTS
     session_id: str
+
+    @property
+    def opens(self) -> bool:
+        return self.kind == STARTS
 
 
 class RunMarkStore(Protocol):
@@ -61,19 +72,51 @@ def stream_key(event: EventIn) -> str | None:
     return hashlib.sha256(f"{source.log_group}\x1f{source.log_stream}".encode()).hexdigest()[:32]
 
 
+def _replay(marks: Sequence[RunMark]) -> tuple[str | None, RunMark | None, list[tuple[RunMark, str]]]:
+    """Apply ``marks`` in order. Nested starts of the open run (a chain inside a chain) count, and
+    its ends close it when they balance them; a failure closes it at once; a start of another run
+    ends it. Returns the run left open, the mark that closed the last run, and the runs that a
+    later start ended (with that start)."""
+    current: str | None = None
+    depth = 0
+    closed: RunMark | None = None
+    superseded: list[tuple[RunMark, str]] = []
+    for mark in marks:
+        if mark.kind == STARTS:
+            if mark.session_id != current:
+                if current is not None:
+                    superseded.append((mark, current))
+                current, depth = mark.session_id, 0
+            depth += 1
+            closed = None
+        elif mark.session_id == current:
+            depth -= 1
+            if depth <= 0 or mark.kind == FAILS:
+                current, depth, closed = None, 0, mark
+    return current, closed, superseded
+
+
 def open_run(marks: Sequence[RunMark], at_ms: int) -> str | None:
-    """The session of the run open at ``at_ms``: the last mark at or before it, if it opened one."""
-    position = bisect_right(marks, RunMark(at_ms, True, "\U0010ffff"))
-    if position == 0:
-        return None
-    last = marks[position - 1]
+    """The session of the run open at ``at_ms``, given its stream's marks in order."""
+    applied = marks[: bisect_right(marks, RunMark(at_ms, STARTS, "\U0010ffff"))]
+    current, closed, _ = _replay(applied)
+    if current is not None:
+        return current
     # A line of the millisecond a run ended in is its last (an end marker printed twice, ...).
-    return last.session_id if last.opens or last.at_ms == at_ms else None
+    return closed.session_id if closed is not None and closed.at_ms == at_ms else None
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    events: list[EventIn]
+    # Runs that a later run of their stream started after, with no end marker of their own: the
+    # stream runs one at a time, so they are over.
+    ended_sessions: tuple[str, ...] = ()
 
 
 def attribute_to_runs(
     events: Sequence[EventIn], store: RunMarkStore, closing_types: Collection[str]
-) -> list[EventIn]:
+) -> Attribution:
     """The events, those without a session or trace given the session of their stream's open run;
     the run markers among them are kept as their streams' marks."""
     keys = [stream_key(event) for event in events]
@@ -85,15 +128,16 @@ def attribute_to_runs(
         if key and ((event.session_id is None and event.trace_id is None) or event.event_type == RUN_START)
     }
     if not wanted:
-        return list(events)
+        return Attribution(list(events))
     known = store.stream_marks(sorted(wanted))
     added: dict[str, list[RunMark]] = {}
     result = list(events)
 
     def mark(index: int) -> None:
         event = result[index]
-        if event.session_id and (event.event_type == RUN_START or event.event_type in closing_types):
-            run_mark = RunMark(to_millis(event.timestamp), event.event_type == RUN_START, event.session_id)
+        kind = _kind(event.event_type, closing_types)
+        if event.session_id and kind is not None:
+            run_mark = RunMark(to_millis(event.timestamp), kind, event.session_id)
             marks = known.setdefault(keys[index], [])  # type: ignore[arg-type]
             if run_mark not in marks:
                 insort(marks, run_mark)
@@ -114,6 +158,18 @@ def attribute_to_runs(
         if session is not None:
             result[index] = event.model_copy(update={"session_id": session})
             mark(index)
+    ended: list[str] = []
+    for key, new_marks in added.items():
+        _, _, superseded = _replay(known[key])
+        ended.extend(session for start, session in superseded if start in new_marks)
     if added:
         store.add_stream_marks(added)
-    return result
+    return Attribution(result, tuple(dict.fromkeys(ended)))
+
+
+def _kind(event_type: str | None, closing_types: Collection[str]) -> int | None:
+    if event_type == RUN_START:
+        return STARTS
+    if event_type == RUN_FAILED:
+        return FAILS
+    return ENDS if event_type in closing_types else None

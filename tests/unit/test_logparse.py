@@ -475,6 +475,59 @@ CORPUS: list[tuple[str, str, dict[str, Any]]] = [
         {"type": "agent_end"},
     ),
     (
+        "openai agents sdk: a run's trace, tracing off",
+        "DEBUG:openai.agents:Tracing is disabled. Not creating trace",
+        {"type": "agent_start", "p.rule": "openai_agents_run_start"},
+    ),
+    (
+        "autogen console: the user's task opens a run",
+        "---------- TextMessage (user) ----------",
+        {"type": "agent_start", "p.rule": "autogen_task"},
+    ),
+    (
+        "strands: the agent's model is set up",
+        "DEBUG:strands.models.openai:config=<{'model_id': 'gpt-4o-mini'}> | initializing",
+        {"type": "agent_start", "p.model": "gpt-4o-mini", "p.level": "DEBUG"},
+    ),
+    (
+        "pydantic-ai through logfire: the run's span",
+        "10:17:00.674 agent run",
+        {"type": "agent_start", "p.rule": "logfire_agent_run"},
+    ),
+    (
+        "langgraph values: the first state holds only the user's message",
+        "\x1b[1m[values]\x1b[0m {'messages': [HumanMessage(content='Weather in Paris and in Rome?', "
+        "additional_kwargs={}, response_metadata={}, id='193ce000-9cc7-4660-8b1a-0d8a4bd6a4c1')]}",
+        {"type": "agent_start", "p.rule": "langgraph_run_start"},
+    ),
+    (
+        "langgraph values: a later state is not a start",
+        "[values] {'messages': [HumanMessage(content='Weather?', additional_kwargs={}, response_metadata={}, "
+        "id='1'), AIMessage(content='Sunny.', additional_kwargs={}, response_metadata={}, id='2')]}",
+        {"type": "log"},
+    ),
+    (
+        "a hand-written loop: agent started (Powertools Logger)",
+        '{"level":"INFO","location":"agent:62","message":"agent started","timestamp":"2026-11-30 10:12:28,566+0000",'
+        '"service":"support-agent","question":"What is the weather in Paris?","model":"gpt-4o-mini"}',
+        {"type": "agent_start", "p.rule": "run_started", "p.model": "gpt-4o-mini"},
+    ),
+    (
+        "a hand-written loop: agent finished",
+        '{"level":"INFO","message":"agent finished","service":"support-agent","answer":"It is sunny."}',
+        {"type": "agent_end", "p.rule": "run_finished"},
+    ),
+    (
+        "a hand-written loop: run failed",
+        "ERROR:agent:run failed: the model timed out",
+        {"type": "agent_error", "p.rule": "run_failed", "p.level": "ERROR"},
+    ),
+    (
+        "prose that begins like a marker is not one",
+        "Agents started by the scheduler today: 4",
+        {"type": "log"},
+    ),
+    (
         "llama_index workflow start",
         "INFO:workflows.verbose:[tick] add: AgentWorkflowStartEvent(user_msg='What is the weather in Paris?', "
         "chat_history=None, memory=None, max_iterations=None)",

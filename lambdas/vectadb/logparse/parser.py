@@ -169,8 +169,9 @@ class Delivery:
     sessions: dict[str, str] = field(default_factory=dict)
     # Set when a START line named the request: lines before it belong to an earlier invocation.
     started: bool = False
-    # Outside Lambda: the run that a framework's start marker opened.
+    # Outside Lambda: the run that a framework's start marker opened, and how deep it is nested.
     run_id: str | None = None
+    run_depth: int = 0
     # Whether the last line parsed named its session itself (else it came from a fallback).
     session_named: bool = False
 
@@ -611,18 +612,20 @@ def _otel_ids(record: Mapping[str, Any], flat: dict[str, Any]) -> int | None:
 
 
 def _run_session(delivery: Delivery, log_id: str, event_type: str) -> str | None:
-    """Outside Lambda, a framework's start marker opens a run and its end marker closes it; the
-    lines between belong to it. The run's id is its first line's. A start inside an open run (the
-    same marker printed by two handlers) continues it. The ingestion applies the same rule across
-    deliveries (``vectadb.runs``), so the profiles mark only a run's outermost start and end."""
+    """Outside Lambda, a framework's start marker opens a run and its end marker closes it (nested
+    chains counted, a failure at once); the lines between belong to it. The run's id is its first
+    line's. The ingestion applies the same rule across deliveries (``vectadb.runs``)."""
     if event_type == "agent_start":
         if delivery.run_id is None:
             digest = hashlib.blake2b(f"{delivery.log_stream}\n{log_id}".encode(), digest_size=8).hexdigest()
             delivery.run_id = f"run-{digest}"
+        delivery.run_depth += 1
         return delivery.run_id
     run_id = delivery.run_id
     if run_id is not None and event_type in ("agent_end", "agent_error"):
-        delivery.run_id = None
+        delivery.run_depth -= 1
+        if delivery.run_depth <= 0 or event_type == "agent_error":
+            delivery.run_id, delivery.run_depth = None, 0
     return run_id
 
 

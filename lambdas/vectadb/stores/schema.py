@@ -63,8 +63,8 @@ UPDATE agent_event SET indexed = false WHERE indexed = NONE RETURN NONE;
 DEFINE TABLE OVERWRITE hasEvent TYPE RELATION IN agent_trace OUT agent_event SCHEMAFULL;
 DEFINE TABLE OVERWRITE causedBy TYPE RELATION IN agent_event OUT agent_event SCHEMAFULL;
 
--- v5: the latest run marks of each log stream that names no request, as "<ms>:<0 end|1 start>:<session>"
--- (zero-padded: they sort in time order, and at one millisecond an end before a start).
+-- v5: the latest run marks of each log stream that names no request, as "<ms>:<kind>:<session>"
+-- (kind 0 fails, 1 ends, 2 starts; zero-padded, they sort in the order they apply).
 DEFINE TABLE OVERWRITE stream_run SCHEMAFULL;
 DEFINE FIELD OVERWRITE marks ON stream_run TYPE array<string> DEFAULT [];
 DEFINE FIELD OVERWRITE updated_at ON stream_run TYPE datetime VALUE time::now();

@@ -305,8 +305,8 @@ def _event_row(ev: EventRecord) -> dict[str, Any]:
 
 
 def _run_mark(text: str) -> RunMark:
-    at_ms, opens, session_id = text.split(":", 2)
-    return RunMark(int(at_ms), opens == "1", session_id)
+    at_ms, kind, session_id = text.split(":", 2)
+    return RunMark(int(at_ms), int(kind), session_id)
 
 
 def _edges(events: Sequence[EventRecord]) -> dict[str, list[dict[str, str]]]:
@@ -553,9 +553,17 @@ class SurrealStore:
                 "SET marks = array::slice($all, math::max([0, array::len($all) - $keep])) RETURN NONE",
                 {
                     "stream": stream,
-                    "marks": [f"{m.at_ms:0{_MS_WIDTH}d}:{int(m.opens)}:{m.session_id}" for m in added],
+                    "marks": [f"{m.at_ms:0{_MS_WIDTH}d}:{m.kind}:{m.session_id}" for m in added],
                     "keep": MAX_MARKS,
                 },
+            )
+
+    def complete_traces(self, trace_ids: Sequence[str]) -> None:
+        if trace_ids:
+            self._write(
+                "UPDATE array::map($ids, |$k| type::thing('agent_trace', $k)) "
+                "SET status_rank = math::max([status_rank, 1]), status = $statuses[status_rank] RETURN NONE",
+                {"ids": list(trace_ids), "statuses": list(_STATUSES)},
             )
 
     # -- reads -------------------------------------------------------------------------------

@@ -1,0 +1,152 @@
+"""Runs in log streams that name no request, across deliveries, on the real embedded SurrealDB."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from vectadb.ids import trace_id_for_session
+from vectadb.ingestion import Accepted, IngestPolicy, ingest_batch, ingest_event
+from vectadb.models import EventIn
+from vectadb.runs import MAX_MARKS
+from vectadb.stores.base import EventQuery
+from vectadb.stores.surreal import SurrealStore
+
+T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+NOW = T0 + timedelta(hours=1)
+GROUP = "/aws/containerinsights/agents/application"
+
+
+def _line(
+    ms: int, event_type: str = "log", session: str | None = None, stream: str = "pod-a"
+) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "timestamp": (T0 + timedelta(milliseconds=ms)).isoformat(),
+        "event_type": event_type,
+        "properties": {"message": f"line at {ms}"},
+        "source": {
+            "system": "cloudwatch",
+            "log_group": GROUP,
+            "log_stream": stream,
+            "log_id": f"{stream}-{ms}",
+        },
+    }
+    if session:
+        event["session_id"] = session
+    return event
+
+
+def _sessions(results: list[Any], store: SurrealStore) -> list[str | None]:
+    kept = store.get_events([r.event_id for r in results])
+    return [kept[r.event_id]["session_id"] for r in results]
+
+
+def _streams(store: SurrealStore) -> list[str]:
+    return store._select("SELECT VALUE record::id(id) FROM stream_run", {})
+
+
+def _status(store: SurrealStore, session: str) -> str:
+    trace = store.get_trace(trace_id_for_session(session))
+    assert trace is not None
+    return trace["status"]
+
+
+def test_a_run_s_later_deliveries_join_it_and_lines_after_its_end_do_not(
+    store: SurrealStore, policy: IngestPolicy
+) -> None:
+    # The parser saw the start in the first delivery and gave the run its session.
+    ingest_batch(
+        [_line(0), _line(10, "agent_start", "run-1"), _line(20, "log", "run-1")], store, policy, now=NOW
+    )
+    second = ingest_batch([_line(30, "tool_call"), _line(40, "agent_end"), _line(50)], store, policy, now=NOW)
+    assert _sessions(second, store) == ["run-1", "run-1", None]
+    assert _status(store, "run-1") == "completed"
+    # A line before any run, in the first delivery, stays without a trace.
+    assert store.list_events(EventQuery(order="asc"))[0]["session_id"] is None
+
+
+def test_nested_starts_balance_their_ends_and_a_failure_ends_the_run_at_once(
+    store: SurrealStore, policy: IngestPolicy
+) -> None:
+    ingest_batch([_line(0, "agent_start", "run-1")], store, policy, now=NOW)
+    inner = ingest_batch(
+        [_line(10, "agent_start"), _line(20, "agent_end"), _line(30)], store, policy, now=NOW
+    )
+    assert _sessions(inner, store) == ["run-1", "run-1", "run-1"]  # the inner chain's end is not the run's
+    failed = ingest_batch(
+        [_line(40, "agent_start"), _line(50, "agent_error"), _line(60)], store, policy, now=NOW
+    )
+    assert _sessions(failed, store) == ["run-1", "run-1", None]
+    assert _status(store, "run-1") == "failed"
+
+
+def test_a_run_without_an_end_marker_ends_when_the_next_one_starts(
+    store: SurrealStore, policy: IngestPolicy
+) -> None:
+    ingest_batch([_line(0, "agent_start", "run-1"), _line(10, "llm_call", "run-1")], store, policy, now=NOW)
+    later = ingest_batch([_line(20), _line(100, "agent_start", "run-2"), _line(110)], store, policy, now=NOW)
+    assert _sessions(later, store) == ["run-1", "run-2", "run-2"]
+    assert _status(store, "run-1") == "completed"
+    assert _status(store, "run-2") == "running"  # the stream's last run: nothing has ended it yet
+
+
+def test_the_next_run_does_not_undo_a_failure(store: SurrealStore, policy: IngestPolicy) -> None:
+    ingest_batch([_line(0, "agent_start", "run-1"), _line(5, "error", "run-1")], store, policy, now=NOW)
+    ingest_batch([_line(6, "agent_error")], store, policy, now=NOW)
+    ingest_batch([_line(100, "agent_start", "run-2")], store, policy, now=NOW)
+    assert _status(store, "run-1") == "failed"
+
+
+def test_lines_of_the_run_s_first_and_last_millisecond_are_the_run_s(
+    store: SurrealStore, policy: IngestPolicy
+) -> None:
+    # A blank line printed just before the marker, and an end printed twice (two handlers).
+    batch = [_line(0), _line(0, "agent_start", "run-1"), _line(9, "agent_end", "run-1")]
+    results = ingest_batch(batch, store, policy, now=NOW)
+    again = ingest_batch(
+        [_line(9, "agent_end") | {"source": {**_line(9)["source"], "log_id": "dup"}}], store, policy, now=NOW
+    )
+    assert _sessions(results, store)[0] == "run-1"
+    assert _sessions(again, store) == ["run-1"]
+
+
+def test_streams_are_apart_and_other_events_are_untouched(store: SurrealStore, policy: IngestPolicy) -> None:
+    ingest_batch([_line(0, "agent_start", "run-a", stream="pod-a")], store, policy, now=NOW)
+    api_event = {"timestamp": (T0 + timedelta(milliseconds=5)).isoformat(), "event_type": "log"}
+    results = ingest_batch(
+        [_line(5, stream="pod-b"), api_event, _line(6, stream="pod-a")], store, policy, now=NOW
+    )
+    assert _sessions(results, store) == [None, None, "run-a"]
+
+
+def test_a_redelivery_lands_on_the_same_events_and_marks(store: SurrealStore, policy: IngestPolicy) -> None:
+    batches = [[_line(0, "agent_start", "run-1")], [_line(10), _line(20, "agent_end")], [_line(30)]]
+    first = [ingest_batch(b, store, policy, now=NOW) for b in batches]
+    marks = store.stream_marks(_streams(store))
+    again = [ingest_batch(b, store, policy, now=NOW) for b in batches]
+    assert all(isinstance(r, Accepted) and r.duplicate and not r.conflict for batch in again for r in batch)
+    assert [[r.event_id for r in b] for b in again] == [[r.event_id for r in b] for b in first]
+    assert store.stream_marks(list(marks)) == marks
+    assert [m.kind for m in next(iter(marks.values()))] == [2, 1]
+
+
+def test_a_stream_keeps_its_latest_marks(store: SurrealStore, policy: IngestPolicy) -> None:
+    for run in range(MAX_MARKS):
+        ingest_batch(
+            [_line(run * 100, "agent_start", f"run-{run}"), _line(run * 100 + 50, "agent_end", f"run-{run}")],
+            store,
+            policy,
+            now=NOW,
+        )
+    (marks,) = store.stream_marks(_streams(store)).values()
+    assert len(marks) == MAX_MARKS
+    assert marks[-1].session_id == f"run-{MAX_MARKS - 1}" and marks[0].session_id == f"run-{MAX_MARKS // 2}"
+    # The latest run still attributes the lines that follow its start.
+    (result,) = ingest_batch([_line((MAX_MARKS - 1) * 100 + 10)], store, policy, now=NOW)
+    assert _sessions([result], store) == [f"run-{MAX_MARKS - 1}"]
+
+
+def test_one_event_through_the_single_route_joins_its_run(store: SurrealStore, policy: IngestPolicy) -> None:
+    ingest_batch([_line(0, "agent_start", "run-1")], store, policy, now=NOW)
+    result = ingest_event(EventIn.model_validate(_line(10)), store, policy, now=NOW)
+    assert result.trace_id == trace_id_for_session("run-1")
