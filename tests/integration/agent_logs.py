@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -35,6 +36,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "fixtures" / "agent_logs"
 FORMATS = ("lambda_text", "lambda_json", "k8s")
+# Terminal colours: their digits ("\x1b[32;1m") are not numbers the run printed.
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 KEY = "vdb_agent-logs-score-0123456789abcdefghijklmnop"
 
 
@@ -158,7 +161,9 @@ def score(library: str, fmt: str, capture: dict[str, Any], api_url: str) -> Scor
     for run in capture["runs"]:
         # What a parser can only find when the library printed it: an input value, a model name,
         # a token count. Whatever the run's own output never shows is not expected of the parser.
-        logged = "\n".join(r["text"] for r in capture["records"] if r["request_id"] == run["request_id"])
+        logged = _ANSI.sub(
+            "", "\n".join(r["text"] for r in capture["records"] if r["request_id"] == run["request_id"])
+        )
         first, last = windows[run["request_id"]]
         mine = [e for e in events if first <= _ms(e["timestamp"]) <= last]
         traces = {e["trace_id"] for e in mine}
@@ -197,7 +202,9 @@ def score(library: str, fmt: str, capture: dict[str, Any], api_url: str) -> Scor
                 with_model = [e for e in llm_events if e["properties"].get("model")]
                 check(f"{run['run']}:llm_model", len(with_model) >= len(answered))
             printed = [
-                c for c in answered if f"{c['input_tokens']}" in logged and f"{c['output_tokens']}" in logged
+                c
+                for c in answered
+                if _shows(logged, c["input_tokens"]) and _shows(logged, c["output_tokens"])
             ]
             if printed:
                 with_tokens = [
@@ -213,6 +220,11 @@ def score(library: str, fmt: str, capture: dict[str, Any], api_url: str) -> Scor
                 any(e["is_error"] and run["error"]["type"] in _text(e) for e in trace_events),
             )
     return result
+
+
+def _shows(logged: str, number: int) -> bool:
+    """Whether the run printed this number as a number of its own (not inside 2,028 or 1.31)."""
+    return re.search(rf"(?<![\d.,]){number}(?![\d]|[.,]\d)", logged) is not None
 
 
 def run_trace(run: dict[str, Any], window: list[dict[str, Any]], fmt: str) -> str | None:

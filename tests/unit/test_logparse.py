@@ -425,7 +425,7 @@ CORPUS: list[tuple[str, str, dict[str, Any]]] = [
         "│                                                                              │\n"
         "│ What is the weather in Paris?                                                │\n"
         "╰─ OpenAIServerModel - gpt-4o-mini ────────────────────────────────────────────╯",
-        {"type": "agent_start"},
+        {"type": "agent_start", "p.model": "gpt-4o-mini", "p.model_class": "OpenAIServerModel"},
     ),
     (
         "smolagents final answer",
@@ -526,6 +526,52 @@ CORPUS: list[tuple[str, str, dict[str, Any]]] = [
         "prose that begins like a marker is not one",
         "Agents started by the scheduler today: 4",
         {"type": "log"},
+    ),
+    (
+        "an OpenAI stream's last chunk printed as a dict (LlamaIndex AgentStream)",
+        "delta='' response='' current_agent_name='support_agent' tool_calls=[ToolSelection(tool_id='call_392d6ff9dac4', "
+        "tool_name='get_weather', tool_kwargs={'city': 'Paris'})] raw={'id': 'chatcmpl-a9b88674009c486a', 'choices': [], "
+        "'created': 1796033860, 'model': 'gpt-4o-mini', 'object': 'chat.completion.chunk', 'moderation': None, "
+        "'service_tier': None, 'system_fingerprint': None, 'usage': {'completion_tokens': 31, 'prompt_tokens': 40, "
+        "'total_tokens': 71, 'completion_tokens_details': None, 'prompt_tokens_details': None}} thinking_delta=None",
+        {
+            "type": "llm_call",
+            "p.model": "gpt-4o-mini",
+            "p.input_tokens": 40,
+            "p.output_tokens": 31,
+            "p.total_tokens": 71,
+        },
+    ),
+    (
+        "crewai's token estimate names the call's model",
+        "[WARNING]\t2026-11-30T10:16:57.078Z\tb4b10ac2-ee92-55c0-9fba-54d37488e04e\tUsing an approximate input token "
+        "count for model 'gpt-4o-mini': assuming one token per four characters because a native token count is unavailable.",
+        {"type": "log", "p.model": "gpt-4o-mini", "p.level": "WARNING"},
+    ),
+    (
+        "pydantic-ai through logfire: the call's span names its model",
+        "10:17:00.676   chat gpt-4o-mini",
+        {"type": "log", "p.model": "gpt-4o-mini", "p.rule": "logfire_chat_span"},
+    ),
+    (
+        "strands: the formatted request names its model",
+        "DEBUG:strands.models.openai:formatted request=<{'messages': [{'role': 'system', 'content': 'You are a support "
+        "agent. Use the tools to answer.'}, {'role': 'user', 'content': [{'text': 'What is the weather in Paris?', "
+        "'type': 'text'}]}], 'model': 'gpt-4o-mini', 'stream': True, 'tools': []}>",
+        {"type": "log", "p.model": "gpt-4o-mini", "p.level": "DEBUG"},
+    ),
+    (
+        "a JSON record after a logging prefix (autogen's event logger under basicConfig)",
+        'INFO:autogen_core.events:{"type": "LLMCall", "messages": [], "response": {"model": "gpt-4o-mini-2024-07-18"}, '
+        '"prompt_tokens": 80, "completion_tokens": 31, "agent_id": null}',
+        {
+            "type": "llm_call",
+            "p.model": "gpt-4o-mini-2024-07-18",
+            "p.input_tokens": 80,
+            "p.output_tokens": 31,
+            "p.level": "INFO",
+            "p.original_type": "LLMCall",
+        },
     ),
     (
         "llama_index workflow start",
@@ -864,3 +910,26 @@ def test_outside_lambda_a_framework_run_is_delimited_by_its_markers() -> None:
         [(str(i), CW_TS + i, line) for i, line in enumerate(lines)],
     )
     assert [e.get("session_id") for e in again] == sessions  # the same run ids on a redelivery
+
+
+def test_a_call_that_does_not_say_its_model_takes_the_one_its_run_last_named() -> None:
+    """smolagents names the model once, in its run's header; CrewAI and Logfire just before each
+    call. The HTTP line of the call says no model: it takes that one, marked as inferred, and only
+    within its own run."""
+    parser = LogParser(default_rules())
+    delivery = Delivery("/aws/lambda/agent", "2026/11/30/[$LATEST]abc")
+    lines = [
+        "START RequestId: 11111111-1111-1111-1111-111111111111 Version: $LATEST",
+        "10:17:00.676   chat gpt-4o-mini",
+        "[INFO]\t2026-11-30T10:17:00.697Z\t11111111-1111-1111-1111-111111111111\tHTTP Request: POST "
+        'http://127.0.0.1:33403/v1/chat/completions "HTTP/1.1 200 OK"',
+        "END RequestId: 11111111-1111-1111-1111-111111111111",
+        "START RequestId: 22222222-2222-2222-2222-222222222222 Version: $LATEST",
+        "[INFO]\t2026-11-30T10:17:01.697Z\t22222222-2222-2222-2222-222222222222\tHTTP Request: POST "
+        'http://127.0.0.1:33403/v1/chat/completions "HTTP/1.1 200 OK"',
+    ]
+    events, _ = parser.parse_delivery(delivery, [(str(i), CW_TS + i, line) for i, line in enumerate(lines)])
+    calls = [e for e in events if e["event_type"] == "llm_call"]
+    assert [c["properties"].get("model") for c in calls] == ["gpt-4o-mini", None]
+    assert calls[0]["properties"]["model_inferred"] is True
+    assert "model_inferred" not in calls[1]["properties"]

@@ -174,6 +174,8 @@ class Delivery:
     run_depth: int = 0
     # Whether the last line parsed named its session itself (else it came from a fallback).
     session_named: bool = False
+    # The model each run (by session) last named: the model of its LLM calls that do not say it.
+    models: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -296,6 +298,17 @@ class LogParser:
                 inner.level = inner.level or level
                 inner.time_ms = inner.time_ms or time_ms
             return inner
+        if "{" in text[:120] and depth < _MAX_JSON_DEPTH:
+            # A JSON record after a logging prefix:  INFO:autogen_core.events:{"type": "LLMCall", ...}
+            prefix = _TEXT_PREFIX.match(text)
+            if prefix is not None and text[prefix.end() : prefix.end() + 1] == "{":
+                record = _json_object(text[prefix.end() :].strip())
+                if record is not None:
+                    extract = self._from_record(delivery, record, depth + 1)
+                    if isinstance(extract, _Extract):
+                        extract.level = extract.level or prefix.group("level").upper()
+                        extract.time_ms = extract.time_ms or parse_log_time(prefix.group("time") or "")
+                    return extract
         return self._from_text(text, level, time_ms)
 
     def _from_text(self, text: str, level: str | None, time_ms: int | None) -> _Extract:
@@ -522,6 +535,7 @@ class LogParser:
                 session = _run_session(delivery, log_id, event_type)
             if session is None and self.options.session_from_log_stream:
                 session = delivery.log_stream
+        _model_context(delivery, session or "", event_type, properties)
         if delivery.request_id and "request_id" not in properties:
             properties["request_id"] = delivery.request_id
         if delivery.xray_trace_id and "xray_trace_id" not in properties:
@@ -627,6 +641,18 @@ def _run_session(delivery: Delivery, log_id: str, event_type: str) -> str | None
         if delivery.run_depth <= 0 or event_type == "agent_error":
             delivery.run_id, delivery.run_depth = None, 0
     return run_id
+
+
+def _model_context(delivery: Delivery, run: str, event_type: str, properties: dict[str, Any]) -> None:
+    """A line that names a model (a run's header, the call's span, request or token estimate)
+    names the model of the LLM calls of its run that follow it; a call that does not say its
+    model takes that one, marked ``model_inferred``."""
+    model = properties.get("model")
+    if isinstance(model, str) and model:
+        delivery.models[run] = model
+    elif event_type == "llm_call" and run in delivery.models:
+        properties["model"] = delivery.models[run]
+        properties["model_inferred"] = True
 
 
 def _otel_session(fields: Mapping[str, Any] | None) -> str | None:
