@@ -26,13 +26,21 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def log_event_id(log_group: str, log_id: str, part: str | None = None) -> str:
+    """The id of the event made from one CloudWatch log event, or of one ``part`` of it (a record
+    that holds several tool calls makes one event per call)."""
+    if part is None:
+        return "ev_" + _digest("log", log_group, log_id)
+    return "ev_" + _digest("log", log_group, log_id, part)
+
+
 def event_id_for(event: EventIn) -> str:
     """``event_id`` when given; else from ``(log_group, log_id)``; else a hash of the canonical event."""
     if event.event_id:
         return event.event_id
     source = event.source
     if source is not None and source.log_group and source.log_id:
-        return "ev_" + _digest("log", source.log_group, source.log_id)
+        return log_event_id(source.log_group, source.log_id)
     canonical = canonical_json(
         {
             "timestamp": to_millis(event.timestamp),

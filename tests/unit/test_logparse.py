@@ -574,6 +574,13 @@ CORPUS: list[tuple[str, str, dict[str, Any]]] = [
         },
     ),
     (
+        "langchain 1.x debug: the tools node starts with the calls it runs",
+        '[chain/start] [chain:LangGraph > chain:tools] Entering Chain run with input:\n{\n  "input": [\n    {\n'
+        '      "name": "get_weather",\n      "args": {"city": "Paris"},\n      "id": "call_1",\n'
+        '      "type": "tool_call"\n    }\n  ]\n}',
+        {"type": "log", "p.rule": "langchain_tools_node_start"},
+    ),
+    (
         "llama_index workflow start",
         "INFO:workflows.verbose:[tick] add: AgentWorkflowStartEvent(user_msg='What is the weather in Paris?', "
         "chat_history=None, memory=None, max_iterations=None)",
@@ -933,3 +940,51 @@ def test_a_call_that_does_not_say_its_model_takes_the_one_its_run_last_named() -
     assert [c["properties"].get("model") for c in calls] == ["gpt-4o-mini", None]
     assert calls[0]["properties"]["model_inferred"] is True
     assert "model_inferred" not in calls[1]["properties"]
+
+
+def test_a_record_that_holds_tool_calls_makes_one_tool_call_event_per_call() -> None:
+    """LangGraph prints the model's message with the tools it asks for; each is a tool_call event,
+    caused by that record, with an id of its own that a redelivery reproduces."""
+    line = (
+        "\x1b[1m[updates]\x1b[0m {'agent': {'messages': [AIMessage(content='', additional_kwargs={'refusal': None}, "
+        "response_metadata={'token_usage': {'completion_tokens': 61, 'prompt_tokens': 15, 'total_tokens': 76}, "
+        "'model_name': 'gpt-4o-mini', 'finish_reason': 'tool_calls'}, id='run-1', "
+        "tool_calls=[{'name': 'get_weather', 'args': {'city': 'Paris'}, 'id': 'call_3580bf76713a', 'type': 'tool_call'}, "
+        "{'name': 'get_weather', 'args': {'city': 'Rome'}, 'id': 'call_d18dc5352da4', 'type': 'tool_call'}], "
+        "invalid_tool_calls=[], usage_metadata={'input_tokens': 15, 'output_tokens': 61, 'total_tokens': 76})]}}"
+    )
+    lines = [
+        ("3791", CW_TS, "START RequestId: 11111111-1111-1111-1111-111111111111 Version: $LATEST"),
+        ("3792", CW_TS, line),
+    ]
+
+    def parse() -> list[dict[str, Any]]:
+        delivery = Delivery("/aws/lambda/agent", "2026/11/30/[$LATEST]abc")
+        return LogParser(default_rules()).parse_delivery(delivery, lines)[0]
+
+    llm, *calls = parse()
+    assert llm["event_type"] == "llm_call" and llm["properties"]["model"] == "gpt-4o-mini"
+    assert [(c["properties"]["tool_name"], c["properties"]["tool_input"]) for c in calls] == [
+        ("get_weather", {"city": "Paris"}),
+        ("get_weather", {"city": "Rome"}),
+    ]
+    from vectadb.ids import log_event_id
+
+    assert {c["parent_event_id"] for c in calls} == {log_event_id("/aws/lambda/agent", "3792")}
+    assert {c["session_id"] for c in calls} == {"11111111-1111-1111-1111-111111111111"}
+    assert len({c["event_id"] for c in calls}) == 2
+    assert [c["event_id"] for c in parse()[1:]] == [c["event_id"] for c in calls]
+
+
+def test_langchain_s_tools_node_start_holds_the_calls_it_runs() -> None:
+    text = (
+        "\x1b[32;1m\x1b[1;3m[chain/start]\x1b[0m \x1b[1m[chain:LangGraph > chain:tools] Entering Chain run with input:\n"
+        '\x1b[0m{\n  "input": [\n    {\n      "name": "get_weather",\n      "args": {\n        "city": "Paris"\n'
+        '      },\n      "id": "call_fada72e5dec7",\n      "type": "tool_call"\n    }\n  ]\n}'
+    )
+    delivery = Delivery("/aws/containerinsights/agents/application", "pod_agents_agent")
+    record, call = LogParser(default_rules()).parse_delivery(delivery, [("1", CW_TS, text)])[0]
+    assert record["event_type"] == "log" and record["properties"]["rule"] == "langchain_tools_node_start"
+    assert call["event_type"] == "tool_call"
+    assert call["properties"]["tool_input"] == {"city": "Paris"}
+    assert call["properties"]["tool_call_id"] == "call_fada72e5dec7"

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from vectadb.ids import log_event_id
 from vectadb.logparse.assemble import ANSI, assemble
 from vectadb.logparse.redaction import Redactor
 from vectadb.logparse.rules import FIELD_GROUPS, RuleSet
@@ -176,6 +177,8 @@ class Delivery:
     session_named: bool = False
     # The model each run (by session) last named: the model of its LLM calls that do not say it.
     models: dict[str, str] = field(default_factory=dict)
+    # Events that the last line made besides its own (one per tool call it held).
+    derived: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -201,6 +204,8 @@ class _Extract:
     time_ms: int | None = None
     event_type: str | None = None
     method: str = "fallback"
+    # Tool calls that the line holds besides its own event: (name, input, call id).
+    tool_calls: list[tuple[str, Any, str | None]] | None = None
 
 
 _DROP = object()
@@ -240,9 +245,11 @@ class LogParser:
                     _attribute(unattributed, delivery)
                 unattributed = None
             if event is not None:
-                events.append(event)
+                made = [event, *delivery.derived] if delivery.derived else [event]
+                delivery.derived.clear()
+                events.extend(made)
                 if unattributed is not None:
-                    unattributed.append((event, delivery.session_named))
+                    unattributed.extend((item, delivery.session_named) for item in made)
         stats.redacted = self.redactor.count - redacted_before
         return events, stats
 
@@ -340,6 +347,8 @@ class LogParser:
                 continue
             name = rule.properties.get(group, group)
             extract.fields[name] = _literal(value) if name in INPUT_KEYS else _number(value)
+        if rule.tool_calls:
+            extract.tool_calls = _tool_calls_in(clean)
         if "is_error" in extract.fields:  # a tool result that says whether it failed
             failed = extract.fields["is_error"] = extract.fields["is_error"] in ("True", "true")
             if failed:
@@ -577,6 +586,8 @@ class LogParser:
             event["session_id"] = session[:256]
         if isinstance(agent, str | int) and str(agent):
             event["agent_id"] = str(agent)[:256]
+        if extract.tool_calls:
+            delivery.derived = _tool_call_events(event, extract.tool_calls)
         return event
 
 
@@ -641,6 +652,57 @@ def _run_session(delivery: Delivery, log_id: str, event_type: str) -> str | None
         if delivery.run_depth <= 0 or event_type == "agent_error":
             delivery.run_id, delivery.run_depth = None, 0
     return run_id
+
+
+_TOOL_CALL_REPR = re.compile(
+    r"\{'name': '(?P<name>[^']+)', 'args': (?P<args>\{.*?\}), 'id': (?:'(?P<id>[^']*)'|None), "
+    r"'type': 'tool_call'\}"
+)
+_TOOL_CALL_JSON = re.compile(
+    r'\{\s*"name":\s*"(?P<name>[^"]+)",\s*"args":\s*(?P<args>\{.*?\}),\s*"id":\s*(?:"(?P<id>[^"]*)"|null),'
+    r'\s*"type":\s*"tool_call"\s*\}',
+    re.DOTALL,
+)
+
+
+def _tool_calls_in(text: str) -> list[tuple[str, Any, str | None]]:
+    """LangChain tool-call objects in a line: an AIMessage's ``tool_calls=[...]`` as Python prints
+    it, or a chain's JSON input; each call once (by id)."""
+    calls: dict[str, tuple[str, Any, str | None]] = {}
+    for pattern in (_TOOL_CALL_REPR, _TOOL_CALL_JSON):
+        for match in pattern.finditer(text):
+            name, call_id = match.group("name"), match.group("id")
+            calls.setdefault(call_id or f"{len(calls)}", (name, _literal(match.group("args")), call_id))
+    return list(calls.values())
+
+
+def _tool_call_events(
+    record: dict[str, Any], calls: list[tuple[str, Any, str | None]]
+) -> list[dict[str, Any]]:
+    """One tool_call event per call that ``record`` held, in its place, caused by it."""
+    source = record["source"]
+    record_id = log_event_id(source["log_group"], source["log_id"])
+    events = []
+    for index, (name, tool_input, call_id) in enumerate(calls):
+        properties: dict[str, Any] = {"tool_name": name, "tool_input": tool_input, "from_record": record_id}
+        if call_id:
+            properties["tool_call_id"] = call_id
+        for key in ("request_id", "xray_trace_id", "level"):
+            if key in record["properties"]:
+                properties[key] = record["properties"][key]
+        event = {
+            "event_id": log_event_id(source["log_group"], source["log_id"], f"tool_call:{index}"),
+            "parent_event_id": record_id,
+            "timestamp": record["timestamp"],
+            "event_type": "tool_call",
+            "properties": properties,
+            "source": source,
+        }
+        for key in ("session_id", "agent_id"):
+            if key in record:
+                event[key] = record[key]
+        events.append(event)
+    return events
 
 
 def _model_context(delivery: Delivery, run: str, event_type: str, properties: dict[str, Any]) -> None:

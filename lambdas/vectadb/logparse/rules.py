@@ -9,6 +9,7 @@
         properties:                # optional: group -> property name
           tool: tool_name
           input: tool_input
+        tool_calls: false          # optional: the line holds tool-call objects, one event each
     include: ['...']               # optional: only lines matching one of these
     exclude: ['...']               # optional: never lines matching one of these (wins over include)
     redact:                        # optional: more secrets to redact
@@ -49,6 +50,9 @@ class _RuleSpec(BaseModel):
     contains: str | None = None
     flags: list[str] = Field(default_factory=list)
     properties: dict[str, str] = Field(default_factory=dict)
+    # The matched text holds LangChain tool-call objects ({'name', 'args', 'id', 'type':
+    # 'tool_call'}, as JSON or as Python prints them): each becomes a tool_call event of its own.
+    tool_calls: bool = False
 
     @field_validator("flags")
     @classmethod
@@ -83,6 +87,7 @@ class Rule:
     event_type: str
     contains: str | None
     properties: dict[str, str]
+    tool_calls: bool = False
 
     def match(self, text: str) -> re.Match[str] | None:
         if self.contains is not None and self.contains not in text:
@@ -141,7 +146,9 @@ def _build(spec: _FileSpec, source: str, base: RuleSet | None) -> RuleSet:
             raise RulesError(
                 f"{where}: properties map groups that the pattern does not have: {sorted(unknown)}"
             )
-        rules.append(Rule(rule.name, regex, rule.event_type, rule.contains, dict(rule.properties)))
+        rules.append(
+            Rule(rule.name, regex, rule.event_type, rule.contains, dict(rule.properties), rule.tool_calls)
+        )
     names = [r.name for r in rules]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
