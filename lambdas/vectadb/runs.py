@@ -96,14 +96,19 @@ def _replay(marks: Sequence[RunMark]) -> tuple[str | None, RunMark | None, list[
     return current, closed, superseded
 
 
-def open_run(marks: Sequence[RunMark], at_ms: int) -> str | None:
-    """The session of the run open at ``at_ms``, given its stream's marks in order."""
+def open_run(marks: Sequence[RunMark], at_ms: int, reports_failure: bool = False) -> str | None:
+    """The session of the run open at ``at_ms``, given its stream's marks in order.
+
+    A line of the millisecond a run ended in is that run's last (an end printed twice, ...); a
+    failure report (``reports_failure``) after a run failed, before the next one starts, is that
+    run's too: the exception that the framework reported goes on to end the process."""
     applied = marks[: bisect_right(marks, RunMark(at_ms, STARTS, "\U0010ffff"))]
     current, closed, _ = _replay(applied)
     if current is not None:
         return current
-    # A line of the millisecond a run ended in is its last (an end marker printed twice, ...).
-    return closed.session_id if closed is not None and closed.at_ms == at_ms else None
+    if closed is not None and (closed.at_ms == at_ms or (reports_failure and closed.kind == FAILS)):
+        return closed.session_id
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +159,7 @@ def attribute_to_runs(
         event = result[index]
         if key not in wanted or event.session_id is not None or event.trace_id is not None:
             continue
-        session = open_run(known.get(key, ()), to_millis(event.timestamp))
+        session = open_run(known.get(key, ()), to_millis(event.timestamp), event.event_type == RUN_FAILED)
         if session is not None:
             result[index] = event.model_copy(update={"session_id": session})
             mark(index)

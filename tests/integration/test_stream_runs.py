@@ -150,3 +150,18 @@ def test_one_event_through_the_single_route_joins_its_run(store: SurrealStore, p
     ingest_batch([_line(0, "agent_start", "run-1")], store, policy, now=NOW)
     result = ingest_event(EventIn.model_validate(_line(10)), store, policy, now=NOW)
     assert result.trace_id == trace_id_for_session("run-1")
+
+
+def test_the_crash_after_a_framework_reported_its_run_failed_is_that_run_s(
+    store: SurrealStore, policy: IngestPolicy
+) -> None:
+    ingest_batch(
+        [_line(0, "agent_start", "run-1"), _line(10, "agent_error", "run-1")], store, policy, now=NOW
+    )
+    after = ingest_batch([_line(17, "agent_error"), _line(18, "log")], store, policy, now=NOW)
+    assert _sessions(after, store) == ["run-1", None]
+    ingest_batch(
+        [_line(100, "agent_start", "run-2"), _line(110, "agent_end", "run-2")], store, policy, now=NOW
+    )
+    (late,) = ingest_batch([_line(120, "agent_error")], store, policy, now=NOW)
+    assert _sessions([late], store) == [None]  # run-2 ended well: a later crash is not its

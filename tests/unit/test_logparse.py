@@ -581,6 +581,14 @@ CORPUS: list[tuple[str, str, dict[str, Any]]] = [
         {"type": "log", "p.rule": "langchain_tools_node_start"},
     ),
     (
+        "crewai: an agent of the crew starts (nested in the crew's run)",
+        "╭────────────────────────────── 🤖 Agent Started ──────────────────────────────╮\n"
+        "│                                                                              │\n"
+        "│  Agent: Support agent                                                        │\n"
+        "╰──────────────────────────────────────────────────────────────────────────────╯",
+        {"type": "agent_start", "p.rule": "crewai_agent_started"},
+    ),
+    (
         "llama_index workflow start",
         "INFO:workflows.verbose:[tick] add: AgentWorkflowStartEvent(user_msg='What is the weather in Paris?', "
         "chat_history=None, memory=None, max_iterations=None)",
