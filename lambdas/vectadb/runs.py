@@ -93,6 +93,8 @@ def _replay(marks: Sequence[RunMark]) -> tuple[str | None, RunMark | None, list[
             depth -= 1
             if depth <= 0 or mark.kind == FAILS:
                 current, depth, closed = None, 0, mark
+        elif current is None:
+            closed = mark  # the end of a run whose start this stream never marked (an OTel span)
     return current, closed, superseded
 
 

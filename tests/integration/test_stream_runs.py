@@ -165,3 +165,12 @@ def test_the_crash_after_a_framework_reported_its_run_failed_is_that_run_s(
     )
     (late,) = ingest_batch([_line(120, "agent_error")], store, policy, now=NOW)
     assert _sessions([late], store) == [None]  # run-2 ended well: a later crash is not its
+
+
+def test_a_crash_after_a_run_that_only_reported_its_failure_is_that_run_s(
+    store: SurrealStore, policy: IngestPolicy
+) -> None:
+    # An OTel agent span reports the whole run when it ends, failed: the stream never saw it start.
+    ingest_batch([_line(0, "log"), _line(5, "agent_error", "otel-run")], store, policy, now=NOW)
+    (crash,) = ingest_batch([_line(40, "agent_error")], store, policy, now=NOW)
+    assert _sessions([crash], store) == ["otel-run"]

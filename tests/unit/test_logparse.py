@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -996,3 +997,27 @@ def test_langchain_s_tools_node_start_holds_the_calls_it_runs() -> None:
     assert call["event_type"] == "tool_call"
     assert call["properties"]["tool_input"] == {"city": "Paris"}
     assert call["properties"]["tool_call_id"] == "call_fada72e5dec7"
+
+
+def test_outside_lambda_the_lines_printed_while_a_span_was_open_belong_to_its_trace() -> None:
+    """The console exporter prints a span when it ends: the HTTP client's line of the call, printed
+    during the span, joins the span's trace; a line printed after it does not."""
+    span = json.dumps(
+        {
+            "name": "chat gpt-4o-mini",
+            "context": {"trace_id": "0x" + "ab" * 16, "span_id": "0x" + "cd" * 8},
+            "parent_id": None,
+            "start_time": "2026-01-07T17:00:00.004000Z",
+            "end_time": "2026-01-07T17:00:00.050000Z",
+            "status": {"status_code": "UNSET"},
+            "attributes": {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini"},
+        }
+    )
+    http = 'INFO:httpx:HTTP Request: POST http://127.0.0.1:1/v1/chat/completions "HTTP/1.1 200 OK"'
+    start = 1767805200000  # 2026-01-07T17:00:00Z
+    lines = [("1", start + 20, http), ("2", start + 60, span), ("3", start + 70, "after the span")]
+    delivery = Delivery("/aws/containerinsights/agents/application", "pod_agents_agent")
+    during, span_event, after = LogParser(default_rules()).parse_delivery(delivery, lines)[0]
+    assert span_event["session_id"] == "otel-" + "ab" * 16
+    assert during["session_id"] == span_event["session_id"]
+    assert "session_id" not in after

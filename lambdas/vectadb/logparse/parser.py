@@ -146,6 +146,7 @@ _NODE_INVOKE_ERROR = "Invoke Error "
 _RUNTIME_ERROR = re.compile(r"\[ERROR\] (?P<type>[A-Za-z_][\w.]*)(?::[ \t]*(?P<error>[^\n]*))?(?:\n|\Z)")
 _TIMEOUT = re.compile(r"Task timed out after (?P<seconds>[\d.]+) seconds")
 _MARGIN = re.compile(r"\n[ \t]*│[ \t]?")
+_MAX_ORPHANS = 1000  # lines kept for a span to claim, per delivery
 _MAX_JSON_DEPTH = 3  # a JSON message inside a JSON record inside a Fluent Bit wrapper
 
 
@@ -234,6 +235,8 @@ class LogParser:
         # START (then they ended an earlier invocation that this delivery does not name).
         # Each with whether the line named its own session (which outranks the invocation's).
         unattributed: list[tuple[dict[str, Any], bool]] | None = [] if delivery.request_id is None else None
+        # Outside Lambda, lines that no run claims yet: a span printed later may cover them.
+        orphans: list[dict[str, Any]] = []
         for record in assemble(lines):
             delivery.started = False
             event = self.parse_line(delivery, record.log_id, record.timestamp_ms, record.message, stats)
@@ -250,6 +253,10 @@ class LogParser:
                 events.extend(made)
                 if unattributed is not None:
                     unattributed.extend((item, delivery.session_named) for item in made)
+                if delivery.request_id is None:
+                    _claim_by_span(event, orphans)
+                    orphans.extend(item for item in made if "session_id" not in item)
+                    del orphans[:-_MAX_ORPHANS]
         stats.redacted = self.redactor.count - redacted_before
         return events, stats
 
@@ -715,6 +722,22 @@ def _model_context(delivery: Delivery, run: str, event_type: str, properties: di
     elif event_type == "llm_call" and run in delivery.models:
         properties["model"] = delivery.models[run]
         properties["model_inferred"] = True
+
+
+def _claim_by_span(event: dict[str, Any], orphans: list[dict[str, Any]]) -> None:
+    """A span is printed when it ends; the lines without a run printed while it was open (an HTTP
+    client's request line, a warning) belong to its trace."""
+    properties = event["properties"]
+    duration = properties.get("duration_ms")
+    session = event.get("session_id")
+    if not orphans or not session or "otel_span_id" not in properties or not isinstance(duration, int):
+        return
+    start = event["timestamp"]
+    claimed = [orphan for orphan in orphans if start <= orphan["timestamp"] <= start + duration]
+    for orphan in claimed:
+        orphan["session_id"] = session
+    if claimed:
+        orphans[:] = [orphan for orphan in orphans if "session_id" not in orphan]
 
 
 def _otel_session(fields: Mapping[str, Any] | None) -> str | None:
