@@ -30,7 +30,7 @@ from vectadb.ids import event_id_for, trace_id_for, trace_id_for_session
 from vectadb.models import EventIn, format_timestamp, to_millis
 from vectadb.runs import Attribution, attribute_to_runs
 from vectadb.semantic import IndexTarget, SemanticIndex
-from vectadb.stores.base import STATUS_RANK, EventRecord, EventStore
+from vectadb.stores.base import STATUS_RANK, EventRecord, EventStore, named_model
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +150,14 @@ _COMPARED_FIELDS = (
 )
 
 
+def _sent_properties(properties: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Properties as the sender said them: a model inferred from the run depends on what else has
+    arrived, so it is not compared."""
+    if properties.get("model_inferred") is not True:
+        return properties
+    return {key: value for key, value in properties.items() if key not in ("model", "model_inferred")}
+
+
 def _comparable_record(record: EventRecord) -> dict[str, Any]:
     return {
         "timestamp": record.timestamp_ms,
@@ -158,7 +166,7 @@ def _comparable_record(record: EventRecord) -> dict[str, Any]:
         "agent_id": record.agent_id,
         "trace_id": record.trace_id,
         "parent_event_id": record.parent_event_id,
-        "properties": record.properties,
+        "properties": _sent_properties(record.properties),
         "source": record.source,
     }
 
@@ -168,7 +176,7 @@ def _comparable_stored(event: Mapping[str, Any]) -> dict[str, Any]:
     return {
         **{name: event.get(name) for name in _COMPARED_FIELDS},
         "timestamp": to_millis(timestamp) if isinstance(timestamp, datetime) else timestamp,
-        "properties": event.get("properties") or {},
+        "properties": _sent_properties(event.get("properties") or {}),
     }
 
 
@@ -299,6 +307,44 @@ def _index(
     return [replace(r, indexed=r.event_id in indexed) if isinstance(r, Accepted) else r for r in results]
 
 
+def inherit_models(
+    records: list[tuple[int, EventRecord]], store: EventStore
+) -> list[tuple[int, EventRecord]]:
+    """An LLM call that does not say its model takes the one its trace last named before it (a
+    run's header, the call's span): from this batch, else from the stored trace. Marked
+    ``model_inferred``. The parser does the same within a delivery; this carries it across them."""
+    needy = [
+        record
+        for _, record in records
+        if record.event_type == "llm_call" and record.trace_id and not record.properties.get("model")
+    ]
+    if not needy:
+        return records
+    named: dict[str, list[tuple[int, str]]] = {}
+    for _, record in records:
+        model = named_model(record.properties)
+        if record.trace_id and model is not None:
+            named.setdefault(record.trace_id, []).append((record.timestamp_ms, model))
+    for models in named.values():
+        models.sort()
+
+    def in_batch(record: EventRecord) -> str | None:
+        earlier = [model for ms, model in named.get(record.trace_id or "", ()) if ms <= record.timestamp_ms]
+        return earlier[-1] if earlier else None
+
+    stored = store.trace_models(sorted({r.trace_id for r in needy if r.trace_id and in_batch(r) is None}))
+    result = []
+    for index, record in records:
+        if record in needy:
+            model = in_batch(record) or stored.get(record.trace_id or "")
+            if model is not None:
+                record = replace(
+                    record, properties={**record.properties, "model": model, "model_inferred": True}
+                )
+        result.append((index, record))
+    return result
+
+
 def _end_runs(attribution: Attribution, store: EventStore) -> None:
     """Runs that the next run of their stream ended are completed, unless something failed them."""
     if attribution.ended_sessions:
@@ -315,7 +361,9 @@ def ingest_event(
     replace: bool = False,
 ) -> Accepted:
     attribution = attribute_to_runs([event], store, policy.terminal_event_types)
-    record = to_record(attribution.events[0], policy, now or datetime.now(UTC))
+    ((_, record),) = inherit_models(
+        [(0, to_record(attribution.events[0], policy, now or datetime.now(UTC)))], store
+    )
     stored = _store([(0, record)], store, policy, replace)
     _end_runs(attribution, store)
     if record.event_id in stored.refused:
@@ -365,6 +413,7 @@ def ingest_batch(
             )
     if not records:
         return sorted(rejected, key=lambda result: result.index)
+    records = inherit_models(records, store)
     stored = _store(records, store, policy, replace)
     _end_runs(attribution, store)
     results = stored.results

@@ -7,12 +7,14 @@ import binascii
 import json
 
 from vectadb.errors import BadRequest
-from vectadb.models import is_valid_id
+from vectadb.models import MAX_ID_LENGTH, is_valid_id
 from vectadb.stores.base import Order, Position
 
 _VERSION = 1
 # A cursor is client input: its parts must be what a page can end on, or the range scan refuses them.
 _MAX_MS = 10**13 - 1
+# An id, or an event's place in its stream (64 digits and a colon) and its id.
+MAX_TIE_LENGTH = MAX_ID_LENGTH + 65
 
 
 def encode_cursor(listing: str, order: Order, position: Position) -> str:
@@ -31,7 +33,7 @@ def decode_cursor(cursor: str, listing: str, order: Order) -> Position:
             and not isinstance(data.get("ms"), bool)
             and 0 <= data["ms"] <= _MAX_MS
             and isinstance(data.get("id"), str)
-            and is_valid_id(data["id"])
+            and is_valid_id(data["id"], MAX_TIE_LENGTH)
         )
     except (binascii.Error, ValueError):
         valid = False

@@ -15,6 +15,7 @@ from vectadb.stores.qdrant import VectorFilters
 
 DEFAULT_STATS_WINDOW = timedelta(hours=24)
 _SORT_KEYS = ("sk", "rsk", "tkey")
+_TRACE_SEP = "|"  # the trace-id separator of ``tkey``
 
 
 def _check_range(start: datetime | None, end: datetime | None) -> None:
@@ -28,14 +29,26 @@ def _page(
     """Trim the look-ahead row and make the cursor from the last row kept."""
     more = len(rows) > limit
     rows = rows[:limit]
-    for row in rows:
-        for key in _SORT_KEYS:
-            row.pop(key, None)
     cursor = None
     if more and rows:
         last = rows[-1]
-        cursor = encode_cursor(listing, order, Position(ms=to_millis(last[time_field]), id=last[id_field]))
+        cursor = encode_cursor(
+            listing, order, Position(ms=to_millis(last[time_field]), id=_tie(last, id_field))
+        )
+    for row in rows:
+        for key in _SORT_KEYS:
+            row.pop(key, None)
     return rows, cursor
+
+
+def _tie(row: dict[str, Any], id_field: str) -> str:
+    """What follows the time in the key that the page scanned (for events, their place in the
+    stream and their id): the next page starts after it."""
+    for name in _SORT_KEYS:
+        key = row.get(name)
+        if isinstance(key, str):
+            return key.rpartition(_TRACE_SEP)[2].split(":", 1)[1]
+    return str(row[id_field])
 
 
 def list_events(store: EventStore, query: EventQuery, cursor: str | None = None) -> dict[str, Any]:

@@ -137,3 +137,44 @@ def test_cursor_of_another_order_is_refused(api: Api, corpus: list[dict]) -> Non
     response = api.get("/api/v1/events", limit=5, order="asc", cursor=cursor)
     assert response.status == 400
     assert response.body["error"]["code"] == "invalid_cursor"
+
+
+def test_events_of_one_millisecond_keep_their_place_in_the_stream(api: Api) -> None:
+    """ "Action" then "Observation", printed in the same millisecond: their CloudWatch ids order
+    them in every listing (reversed newest-first), whatever their event ids' hashes, page by page."""
+    at = (BASE + timedelta(hours=1)).isoformat()
+    lines = [f"step {i}" for i in range(12)]
+    events = [
+        {
+            "timestamp": at,
+            "session_id": "same-ms",
+            "event_type": "log",
+            "properties": {"message": line},
+            "source": {
+                "system": "cloudwatch",
+                "log_group": "/aws/lambda/agent",
+                "log_stream": "s",
+                "log_id": f"{37914201234567890123456789012345678901234567890000000 + i * 7:056d}",
+            },
+        }
+        for i, line in enumerate(lines)
+    ]
+    assert api.post("/api/v1/events/batch", {"events": events[::-1]}).status == 200
+
+    def messages(items: list[dict]) -> list[str]:
+        return [e["properties"]["message"] for e in items]
+
+    ascending = api.all_pages("/api/v1/events", "events", order="asc", limit=2, session_id="same-ms")
+    descending = api.all_pages("/api/v1/events", "events", order="desc", limit=2, session_id="same-ms")
+    assert messages(ascending) == lines
+    assert messages(descending) == lines[::-1]
+    trace_id = ascending[0]["trace_id"]
+    seen, cursor = [], None
+    while True:
+        page = api.get(f"/api/v1/traces/{trace_id}", limit=5, cursor=cursor).body
+        seen += page["events"]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert messages(seen) == lines
+    every = api.all_pages("/api/v1/events", "events", order="desc", limit=3)
+    assert [m for m in messages(every) if m.startswith("step ")] == lines[::-1]

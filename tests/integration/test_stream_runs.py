@@ -174,3 +174,25 @@ def test_a_crash_after_a_run_that_only_reported_its_failure_is_that_run_s(
     ingest_batch([_line(0, "log"), _line(5, "agent_error", "otel-run")], store, policy, now=NOW)
     (crash,) = ingest_batch([_line(40, "agent_error")], store, policy, now=NOW)
     assert _sessions([crash], store) == ["otel-run"]
+
+
+def test_an_llm_call_in_a_later_delivery_takes_the_model_its_trace_last_named(
+    store: SurrealStore, policy: IngestPolicy
+) -> None:
+    header = _line(0, "agent_start", "req-1") | {"properties": {"message": "New run", "model": "gpt-4o-mini"}}
+    ingest_batch([header], store, policy, now=NOW)
+    call, other = ingest_batch(
+        [_line(10, "llm_call", "req-1"), _line(11, "llm_call", "req-2")], store, policy, now=NOW
+    )
+    kept = store.get_events([call.event_id, other.event_id])
+    assert kept[call.event_id]["properties"]["model"] == "gpt-4o-mini"
+    assert kept[call.event_id]["properties"]["model_inferred"] is True
+    assert "model" not in kept[other.event_id]["properties"]  # another run named no model
+    # Within one batch, the model named before the call wins over the stored one.
+    switch = _line(20, "log", "req-1") | {"properties": {"message": "chat gpt-4o", "model": "gpt-4o"}}
+    _, later = ingest_batch([switch, _line(30, "llm_call", "req-1")], store, policy, now=NOW)
+    assert store.get_events([later.event_id])[later.event_id]["properties"]["model"] == "gpt-4o"
+    assert store.trace_models([trace_id_for_session("req-1")]) == {trace_id_for_session("req-1"): "gpt-4o"}
+    # A redelivery infers the same model: nothing conflicts.
+    (again,) = ingest_batch([_line(10, "llm_call", "req-1")], store, policy, now=NOW)
+    assert isinstance(again, Accepted) and again.duplicate and not again.conflict

@@ -32,6 +32,14 @@ class EventRecord:
     status_rank: int  # what this event does to its trace's status (0: nothing)
 
 
+def named_model(properties: Mapping[str, Any]) -> str | None:
+    """The model an event names itself (not one it was given from its run)."""
+    model = properties.get("model")
+    if isinstance(model, str) and model and properties.get("model_inferred") is not True:
+        return model
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Position:
     """Where a keyset page ends: the sort time in milliseconds and the record id."""
@@ -89,6 +97,10 @@ class EventStore(Protocol):
 
     def add_stream_marks(self, marks: Mapping[str, Sequence[RunMark]]) -> None:
         """Add run marks to their streams, keeping the latest ``runs.MAX_MARKS`` of each."""
+        ...
+
+    def trace_models(self, trace_ids: Sequence[str]) -> dict[str, str]:
+        """The model each of these traces' events last named, for the traces that have one."""
         ...
 
     def complete_traces(self, trace_ids: Sequence[str]) -> None:

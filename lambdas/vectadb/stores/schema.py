@@ -18,6 +18,8 @@ DEFINE FIELD OVERWRITE start_time ON agent_trace TYPE datetime;
 DEFINE FIELD OVERWRITE end_time ON agent_trace TYPE option<datetime>;
 DEFINE FIELD OVERWRITE last_event_at ON agent_trace TYPE datetime;
 DEFINE FIELD OVERWRITE total_events ON agent_trace TYPE int DEFAULT 0;
+-- v5: the model the trace's events last named (its LLM calls that do not say theirs use it).
+DEFINE FIELD OVERWRITE model ON agent_trace TYPE option<string>;
 DEFINE FIELD OVERWRITE created_at ON agent_trace TYPE datetime DEFAULT time::now() READONLY;
 DEFINE FIELD OVERWRITE updated_at ON agent_trace TYPE datetime VALUE time::now();
 DEFINE FIELD OVERWRITE sk ON agent_trace TYPE string;

@@ -34,6 +34,7 @@ from vectadb.stores.base import (
     Position,
     StatsRow,
     TraceQuery,
+    named_model,
 )
 from vectadb.stores.locking import DirectoryLock
 from vectadb.stores.schema import SCHEMA, SCHEMA_VERSION
@@ -43,6 +44,8 @@ logger = logging.getLogger(__name__)
 _MS_WIDTH = 13  # epoch milliseconds until the year 2286
 _MS_MAX = 10**_MS_WIDTH - 1
 _TRACE_SEP = "|"  # absent from the trace-id alphabet
+SEQ_WIDTH = 64  # CloudWatch event ids are 56 decimal digits
+_INVERT_DIGITS = str.maketrans("0123456789", "9876543210")
 _KEY_END = "~"  # sorts after every character used in keys
 _STATUSES = ("running", "completed", "failed")
 _EMBEDDED_PERSISTENT = ("surrealkv://", "surrealkv+versioned://", "file://")
@@ -104,6 +107,7 @@ FOR $t IN $traces {
         end_time = IF $end = NONE THEN end_time ELSE time::max([end_time ?? $end, $end]) END,
         status_rank = math::max([status_rank ?? 0, $t.rank]),
         status = $statuses[status_rank],
+        model = $t.model ?? model,
         sk = array::min([sk ?? $sk, $sk]),
         rsk = array::max([rsk ?? $rsk, $rsk])
     RETURN NONE;
@@ -190,12 +194,29 @@ COMMIT TRANSACTION;
 """
 
 
-def _asc_key(ms: int, record_id: str) -> str:
-    return f"{ms:0{_MS_WIDTH}d}:{record_id}"
+def _asc_key(ms: int, tie: str) -> str:
+    return f"{ms:0{_MS_WIDTH}d}:{tie}"
 
 
-def _desc_key(ms: int, record_id: str) -> str:
-    return f"{_MS_MAX - ms:0{_MS_WIDTH}d}:{record_id}"
+def _desc_key(ms: int, tie: str) -> str:
+    return f"{_MS_MAX - ms:0{_MS_WIDTH}d}:{tie}"
+
+
+def _stream_position(source: Mapping[str, Any] | None) -> str:
+    """An event's place in its log stream, for order within one millisecond: its CloudWatch event
+    id (decimal, increasing along a stream), zero-padded; zeros for an event without one."""
+    log_id = source.get("log_id") if source else None
+    if isinstance(log_id, str) and log_id.isdigit() and len(log_id) <= SEQ_WIDTH:
+        return log_id.zfill(SEQ_WIDTH)
+    return "0" * SEQ_WIDTH
+
+
+def event_ties(ev: EventRecord) -> tuple[str, str]:
+    """What follows the time in an event's ascending and descending keys: its stream position
+    (inverted digit by digit in the descending key, so that newest-first reverses it too) and its
+    id. A page's cursor carries the tie of the key it scanned."""
+    position = _stream_position(ev.source)
+    return f"{position}:{ev.event_id}", f"{position.translate(_INVERT_DIGITS)}:{ev.event_id}"
 
 
 def _clamp_ms(value: datetime) -> int:
@@ -281,13 +302,14 @@ def _readable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _event_row(ev: EventRecord) -> dict[str, Any]:
     """An event as WRITE_EVENTS and REPLACE_EVENTS take it."""
-    asc = _asc_key(ev.timestamp_ms, ev.event_id)
+    asc_tie, desc_tie = event_ties(ev)
+    asc = _asc_key(ev.timestamp_ms, asc_tie)
     properties, properties_json = _storable_properties(ev.properties)
     return {
         "k": ev.event_id,
         "ms": ev.timestamp_ms,
         "sk": asc,
-        "rsk": _desc_key(ev.timestamp_ms, ev.event_id),
+        "rsk": _desc_key(ev.timestamp_ms, desc_tie),
         "tkey": f"{ev.trace_id}{_TRACE_SEP}{asc}" if ev.trace_id else None,
         "trace_id": ev.trace_id,
         "session_id": ev.session_id,
@@ -483,6 +505,8 @@ class SurrealStore:
                     "last_ms": ev.timestamp_ms,
                     "end_ms": row["end_ms"],
                     "rank": ev.status_rank,
+                    "model": None,
+                    "model_ms": 0,
                 }
             else:
                 trace["agent_id"] = trace["agent_id"] or ev.agent_id
@@ -491,6 +515,10 @@ class SurrealStore:
                 trace["last_ms"] = max(trace["last_ms"], ev.timestamp_ms)
                 trace["end_ms"] = max(trace["end_ms"], row["end_ms"])
                 trace["rank"] = max(trace["rank"], ev.status_rank)
+            model = named_model(ev.properties)
+            entry = traces[ev.trace_id]
+            if model is not None and ev.timestamp_ms >= entry["model_ms"]:
+                entry.update(model=model, model_ms=ev.timestamp_ms)
         params = {
             "rows": rows,
             "traces": list(traces.values()),
@@ -652,6 +680,16 @@ class SurrealStore:
             {"cutoff": cutoff},
         )[-1]
         return int(deleted or 0)
+
+    def trace_models(self, trace_ids: Sequence[str]) -> dict[str, str]:
+        if not trace_ids:
+            return {}
+        rows = self._select(
+            "SELECT record::id(id) AS trace_id, model "
+            "FROM array::map($ids, |$k| type::thing('agent_trace', $k)) WHERE model != NONE",
+            {"ids": list(trace_ids)},
+        )
+        return {row["trace_id"]: row["model"] for row in rows}
 
     def get_trace(self, trace_id: str) -> dict[str, Any] | None:
         return self._run(
