@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from datetime import timedelta
 from http import HTTPStatus
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote
@@ -352,7 +353,11 @@ def get_trace(
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> TraceDetail:
-    return TraceDetail.model_validate(queries.get_trace(get_runtime().store, trace_id, limit, cursor))
+    runtime = get_runtime()
+    abandoned_after = timedelta(seconds=runtime.settings.trace_abandoned_after_seconds)
+    return TraceDetail.model_validate(
+        queries.get_trace(runtime.store, trace_id, limit, cursor, abandoned_after)
+    )
 
 
 @app.get(
@@ -380,7 +385,9 @@ def get_traces(
         order=order,
         limit=limit,
     )
-    return TracePage.model_validate(queries.list_traces(get_runtime().store, query, cursor))
+    runtime = get_runtime()
+    abandoned_after = timedelta(seconds=runtime.settings.trace_abandoned_after_seconds)
+    return TracePage.model_validate(queries.list_traces(runtime.store, query, cursor, abandoned_after))
 
 
 @app.get(

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
             "agent_error": "failed",
         }
     )
+    # A running trace with no event for this long is shown as abandoned (still running: a late
+    # end can finish it). 15 minutes is the longest a Lambda invocation can run.
+    trace_abandoned_after_seconds: int = Field(default=900, ge=1)
     # Event types counted as errors (besides any event whose properties.level is error or worse).
     error_event_types: Annotated[frozenset[str], NoDecode] = frozenset({"error", "agent_error"})
 

@@ -318,6 +318,12 @@ class TraceOut(BaseModel):
     last_event_at: Timestamp
     total_events: int
     created_at: Timestamp
+    model: str | None = Field(default=None, description="The model that the trace's events last named")
+    abandoned: bool = Field(
+        default=False,
+        description="Running, but no event for VECTADB_TRACE_ABANDONED_AFTER_SECONDS (15 minutes): "
+        "the run most likely died without an end marker; a late end still finishes it",
+    )
 
 
 class TracePage(BaseModel):

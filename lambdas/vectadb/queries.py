@@ -14,6 +14,7 @@ from vectadb.stores.base import EventQuery, EventStore, Order, Position, TraceQu
 from vectadb.stores.qdrant import VectorFilters
 
 DEFAULT_STATS_WINDOW = timedelta(hours=24)
+ABANDONED_AFTER = timedelta(minutes=15)
 _SORT_KEYS = ("sk", "rsk", "tkey")
 _TRACE_SEP = "|"  # the trace-id separator of ``tkey``
 
@@ -67,20 +68,46 @@ def get_event(store: EventStore, event_id: str) -> dict[str, Any]:
     return event
 
 
-def get_trace(store: EventStore, trace_id: str, limit: int, cursor: str | None = None) -> dict[str, Any]:
+def _mark_abandoned(
+    trace: dict[str, Any], abandoned_after: timedelta, now: datetime | None
+) -> dict[str, Any]:
+    """A running trace whose last event is older than ``abandoned_after`` is shown as abandoned."""
+    last = trace.get("last_event_at")
+    trace["abandoned"] = (
+        trace.get("status") == "running"
+        and isinstance(last, datetime)
+        and (now or datetime.now(UTC)) - last > abandoned_after
+    )
+    return trace
+
+
+def get_trace(
+    store: EventStore,
+    trace_id: str,
+    limit: int,
+    cursor: str | None = None,
+    abandoned_after: timedelta = ABANDONED_AFTER,
+    now: datetime | None = None,
+) -> dict[str, Any]:
     trace = store.get_trace(trace_id) if is_valid_id(trace_id, MAX_TRACE_ID_LENGTH) else None
     if trace is None:
         raise NotFound(f"trace {trace_id} does not exist", code="trace_not_found")
     page = list_events(store, EventQuery(trace_id=trace_id, order="asc", limit=limit), cursor)
-    return {"trace": trace, **page}
+    return {"trace": _mark_abandoned(trace, abandoned_after, now), **page}
 
 
-def list_traces(store: EventStore, query: TraceQuery, cursor: str | None = None) -> dict[str, Any]:
+def list_traces(
+    store: EventStore,
+    query: TraceQuery,
+    cursor: str | None = None,
+    abandoned_after: timedelta = ABANDONED_AFTER,
+    now: datetime | None = None,
+) -> dict[str, Any]:
     _check_range(query.start, query.end)
     after = decode_cursor(cursor, "traces", query.order) if cursor else None
     rows = store.list_traces(replace(query, limit=query.limit + 1, after=after))
     traces, next_cursor = _page(rows, query.limit, "traces", query.order, "start_time", "trace_id")
-    return {"traces": traces, "next_cursor": next_cursor}
+    return {"traces": [_mark_abandoned(t, abandoned_after, now) for t in traces], "next_cursor": next_cursor}
 
 
 def stats(

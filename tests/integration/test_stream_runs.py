@@ -196,3 +196,29 @@ def test_an_llm_call_in_a_later_delivery_takes_the_model_its_trace_last_named(
     # A redelivery infers the same model: nothing conflicts.
     (again,) = ingest_batch([_line(10, "llm_call", "req-1")], store, policy, now=NOW)
     assert isinstance(again, Accepted) and again.duplicate and not again.conflict
+
+
+def test_a_running_trace_without_events_for_a_while_shows_as_abandoned(
+    store: SurrealStore, policy: IngestPolicy
+) -> None:
+    from vectadb import queries
+    from vectadb.stores.base import TraceQuery
+
+    ingest_batch([_line(0, "agent_start", "run-1"), _line(10, "log", "run-1")], store, policy, now=NOW)
+    ingest_batch([_line(20, "agent_start", "run-2"), _line(30, "agent_end", "run-2")], store, policy, now=NOW)
+    last = T0 + timedelta(milliseconds=10)
+    soon, later = last + timedelta(minutes=14), last + timedelta(minutes=16)
+    trace_id = trace_id_for_session("run-1")
+    # run-2's start ended run-1 (completed): a stream runs one run at a time.
+    assert queries.get_trace(store, trace_id, 10, now=later)["trace"]["status"] == "completed"
+    ingest_batch([_line(40, "agent_start", "run-3")], store, policy, now=NOW)
+    run3 = trace_id_for_session("run-3")
+    assert queries.get_trace(store, run3, 10, now=soon)["trace"]["abandoned"] is False
+    late = T0 + timedelta(milliseconds=40, minutes=16)
+    assert queries.get_trace(store, run3, 10, now=late)["trace"]["abandoned"] is True
+    listed = queries.list_traces(store, TraceQuery(), now=late)["traces"]
+    assert {t["session_id"]: t["abandoned"] for t in listed} == {
+        "run-1": False,
+        "run-2": False,
+        "run-3": True,
+    }

@@ -64,7 +64,7 @@ EVENT_FIELDS = (
 )
 TRACE_FIELDS = (
     "record::id(id) AS trace_id, session_id, agent_id, status, start_time, end_time, "
-    "last_event_at, total_events, created_at"
+    "last_event_at, total_events, created_at, model"
 )
 
 # One transaction per batch. Only the events that were new touch traces and edges: the first
