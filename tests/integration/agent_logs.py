@@ -184,12 +184,13 @@ def score(library: str, fmt: str, capture: dict[str, Any], api_url: str) -> Scor
                 if e["event_type"] == "tool_call" and e["properties"].get("tool_name") == call["name"]
             ]
             values = [json.dumps(v, ensure_ascii=False).strip('"') for v in call["input"].values()]
-            values = [v for v in values if v in logged]
+            # As the parser must store them: with personal data and secrets redacted.
+            values = [_redacted(v) for v in values if v in logged]
             check(
                 f"{run['run']}:tool:{call['name']}",
                 any(all(v in _text(e) for v in values) for e in named),
             )
-            if call["error"]:
+            if call["error"] and _printed_error(call["name"], call["error"], logged):
                 check(
                     f"{run['run']}:tool_error:{call['name']}",
                     any(e["is_error"] and call["name"] in _text(e) for e in trace_events),
@@ -220,6 +221,27 @@ def score(library: str, fmt: str, capture: dict[str, Any], api_url: str) -> Scor
                 any(e["is_error"] and run["error"]["type"] in _text(e) for e in trace_events),
             )
     return result
+
+
+def _redacted(value: str) -> str:
+    from vectadb.logparse.redaction import Redactor
+    from vectadb.logparse.rules import default_rules
+
+    return Redactor(default_rules().redact).text(value)
+
+
+def _printed_error(tool: str, error: str, logged: str) -> bool:
+    """Whether the run printed the tool's failure: its exception's type or message, or a line that
+    says the tool failed (a pydantic-ai ModelRetry, for one, goes to the model and is printed
+    nowhere)."""
+    kind, _, message = error.partition(": ")
+    if kind.rsplit(".", 1)[-1] in logged or (message and message.strip("'\"") in logged):
+        return True
+    name = re.escape(tool)
+    return (
+        re.search(rf"{name}[^\n]{{0,80}}(?:fail|error)|(?:fail|error)[^\n]{{0,80}}{name}", logged, re.I)
+        is not None
+    )
 
 
 def _shows(logged: str, number: int) -> bool:
