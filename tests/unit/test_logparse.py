@@ -791,6 +791,8 @@ def test_a_bad_rules_file_names_the_bad_rule(text: str, message: str) -> None:
     [
         ("2026-01-07T17:00:00Z", 1767805200000),
         ("2026-01-07T17:00:00.123456Z", 1767805200123),
+        ("2026-11-30T10:12:28.566987756Z", 1796033548566),  # cut to its millisecond, as CloudWatch does
+        ("2026-01-07T17:00:00.9999Z", 1767805200999),
         ("2026-01-07 17:00:00,123+0000", 1767805200123),
         ("2026-01-07T19:00:00+02:00", 1767805200000),
         ("2026-01-07T17:00:00", 1767805200000),
@@ -1021,3 +1023,46 @@ def test_outside_lambda_the_lines_printed_while_a_span_was_open_belong_to_its_tr
     assert span_event["session_id"] == "otel-" + "ab" * 16
     assert during["session_id"] == span_event["session_id"]
     assert "session_id" not in after
+
+
+def test_a_logged_exception_s_message_line_and_its_traceback_are_one_record() -> None:
+    """basicConfig writes logger.debug("...", exc_info=True) as lines a container's log cuts apart:
+    one record, with the message's level, so a handled exception is not a crash; a traceback
+    printed apart from the line before it stays a record of its own."""
+    lines = [
+        ("1", CW_TS, "DEBUG:strands.event_loop.event_loop:event loop cycle failed"),
+        ("2", CW_TS, "Traceback (most recent call last):"),
+        ("3", CW_TS, '  File "/app/agent.py", line 3, in run'),
+        ("4", CW_TS, "openai.InternalServerError: Error code: 500"),
+        ("5", CW_TS + 5, "DEBUG:openai.agents:Resetting current trace"),
+        ("6", CW_TS + 9, "Traceback (most recent call last):"),
+        ("7", CW_TS + 9, '  File "/app/agent.py", line 9, in main'),
+        ("8", CW_TS + 9, "openai.InternalServerError: Error code: 500"),
+    ]
+    delivery = Delivery("/aws/containerinsights/agents/application", "pod_agents_agent")
+    logged, end, crash = LogParser(default_rules()).parse_delivery(delivery, lines)[0]
+    assert logged["event_type"] == "error" and logged["properties"]["level"] == "DEBUG"
+    assert logged["properties"]["log_ids"] == ["1", "2", "3", "4"]
+    assert end["event_type"] == "agent_end"
+    assert crash["event_type"] == "agent_error"  # no logger printed it: the process crashed
+    assert crash["properties"]["log_ids"] == ["6", "7", "8"]
+
+
+def test_empty_lines_written_with_a_record_are_part_of_it() -> None:
+    """LangChain prints "\\n\\n> Entering new AgentExecutor chain...": the empty lines of that write
+    belong to the marker (their ids kept with it); an empty line written apart stays a line."""
+    lines = [
+        ("1", CW_TS, "Sunny, 21 C in Paris"),
+        ("2", CW_TS + 40, ""),
+        ("3", CW_TS + 40, ""),
+        ("4", CW_TS + 41, "> Entering new AgentExecutor chain..."),
+        ("5", CW_TS + 41, ""),
+        ("6", CW_TS + 90, " "),
+    ]
+    delivery = Delivery("/aws/containerinsights/agents/application", "pod_agents_agent")
+    events, stats = LogParser(default_rules()).parse_delivery(delivery, lines)
+    assert [e["event_type"] for e in events] == ["log", "agent_start", "log"]
+    start = events[1]
+    assert start["properties"]["log_ids"] == ["2", "3", "4", "5"]
+    assert start["source"]["log_id"] == "2" and start["timestamp"] == CW_TS + 40
+    assert stats.lines == len(lines)

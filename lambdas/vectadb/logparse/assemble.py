@@ -32,6 +32,14 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?::|$)")
 _CHAINED = ("During handling of the above exception", "The above exception was the direct cause")
 _FLUENT_BIT = '{"log":'
+# A logging record's first line (basicConfig's "ERROR:name:msg", "2026-... ERROR msg", "[ERROR] msg").
+_LOGGING_HEADER = re.compile(
+    r"^(?:\[?\d{4}-\d{2}-\d{2}[T ][\d:.,]+\S*\]?\s+)?\[?"
+    r"(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\]?[:\s]"
+)
+# The lines of one write (a record and its traceback) reach the log within a millisecond; a line
+# further apart is a record of its own, printed before an unrelated traceback.
+_SAME_WRITE_MS = 1
 
 
 @dataclass(slots=True)
@@ -230,6 +238,17 @@ def assemble(lines: Iterable[tuple[str, int, str]]) -> list[Record]:
             close()
         if clean.startswith("Traceback (most recent call last):"):
             group = _Group("traceback", [], [], wrapper=wrapper)
+            header = last_single
+            if header is not None and 0 <= timestamp_ms - header.timestamp_ms <= _SAME_WRITE_MS:
+                header_text, header_wrapper = _inner(header.message)
+                if _LOGGING_HEADER.match(ANSI.sub("", header_text)):
+                    # logger.exception(...) / exc_info=True: the record's message line, then its
+                    # traceback, written at once; one record (with the message's level).
+                    records.pop()
+                    group.wrapper = header_wrapper
+                    group.add(
+                        Part(header.log_id, header.timestamp_ms, header.message), header_text.rstrip("\n")
+                    )
             group.add(part, text)
             last_single = None
             continue
@@ -256,4 +275,46 @@ def assemble(lines: Iterable[tuple[str, int, str]]) -> list[Record]:
         last_single = emit_single(part)
     flush_header()
     close()
-    return records
+    return _join_blank_lines(records)
+
+
+def _is_blank(record: Record) -> bool:
+    return len(record.log_ids) == 1 and not _inner(record.message)[0].strip()
+
+
+def _join_blank_lines(records: list[Record]) -> list[Record]:
+    """An empty line written with a record ("\n\n> Entering new AgentExecutor chain...", a
+    print's trailing newlines) is part of it: its id joins the record's ids (it is kept, not
+    dropped), and it makes no event of its own. An empty line written apart stays a record."""
+    if not any(_is_blank(record) for record in records):
+        return records
+    joined: list[Record] = []
+    waiting: list[Record] = []  # blank lines that the next record may take
+    for record in records:
+        if _is_blank(record):
+            previous = joined[-1] if joined and not waiting else None
+            if (
+                previous is not None
+                and 0 <= record.timestamp_ms - previous.timestamp_ms <= _SAME_WRITE_MS
+                and not _is_platform(previous.message)
+            ):
+                previous.log_ids.append(record.log_id)
+            else:
+                waiting.append(record)
+            continue
+        takes = [
+            blank
+            for blank in waiting
+            if 0 <= record.timestamp_ms - blank.timestamp_ms <= _SAME_WRITE_MS
+            and not _is_platform(record.message)
+        ]
+        joined.extend(blank for blank in waiting if blank not in takes)
+        if takes:
+            first = takes[0]
+            record = Record(
+                first.log_id, first.timestamp_ms, record.message, [b.log_id for b in takes] + record.log_ids
+            )
+        waiting = []
+        joined.append(record)
+    joined.extend(waiting)
+    return joined

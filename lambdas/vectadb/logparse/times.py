@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 _ISO = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?\s*(Z|z|[+-]\d{2}:?\d{2})?$"
 )
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 def parse_log_time(value: object) -> int | None:
@@ -35,7 +38,9 @@ def parse_log_time(value: object) -> int | None:
         return parse_log_time(int(text))
     if len(text) >= 20 and text[10] == "T" and text[-1] == "Z":
         try:  # the common case, in C: 2026-01-07T17:00:00.123Z
-            return round(datetime.fromisoformat(text).timestamp() * 1000)
+            # Cut to the millisecond, not rounded, as CloudWatch's own timestamps are: a line of
+            # 10:00:00.9996 happened in that millisecond, not the next.
+            return (datetime.fromisoformat(text) - _EPOCH) // _MILLISECOND
         except ValueError:
             pass
     match = _ISO.match(text)
