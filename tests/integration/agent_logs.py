@@ -245,8 +245,9 @@ def _printed_error(tool: str, error: str, logged: str) -> bool:
 
 
 def _shows(logged: str, number: int) -> bool:
-    """Whether the run printed this number as a number of its own (not inside 2,028 or 1.31)."""
-    return re.search(rf"(?<![\d.,]){number}(?![\d]|[.,]\d)", logged) is not None
+    """Whether the run printed this number as a number of its own: not inside 2,028, 1.31, a date,
+    a time or an id (2026-11-30, 10:17:41, 91e2390e-3922-...)."""
+    return re.search(rf"(?<![\w.,])(?<!\w[:\-]){number}(?!\w|[.,:\-]\w)", logged) is not None
 
 
 def run_trace(run: dict[str, Any], window: list[dict[str, Any]], fmt: str) -> str | None:

@@ -50,11 +50,11 @@ def test_every_line_is_kept_and_a_redelivery_stores_nothing_twice(
         assert requests.get(f"{api_url}/health", timeout=10).json()["status"] in ("ok", "degraded")
 
 
-# What the parser recovers today, as floors that a change must not fall below (raise them as the
-# parser improves; the target is 95 %).
-FLOOR_OVERALL = 0.70
-FLOOR_LAMBDA = 0.65  # each library, in each of Lambda's two formats
-FLOOR_KUBERNETES = 0.30
+# What the parser recovers today (99 % overall; the lowest library 96 % in Lambda's formats, 89 %
+# in Kubernetes), as floors that a change must not fall below.
+FLOOR_OVERALL = 0.97
+FLOOR_LAMBDA = 0.95  # each library, in each of Lambda's two formats
+FLOOR_KUBERNETES = 0.85
 
 
 def test_the_score_is_computed_and_does_not_fall() -> None:

@@ -590,6 +590,11 @@ CORPUS: list[tuple[str, str, dict[str, Any]]] = [
         {"type": "agent_start", "p.rule": "crewai_agent_started"},
     ),
     (
+        "smolagents: a step's summary with the run's token totals so far",
+        "[Step 2: Duration 0.05 seconds| Input tokens: 2,028 | Output tokens: 69]",
+        {"type": "log", "p.step": 2, "p.run_input_tokens": 2028, "p.run_output_tokens": 69},
+    ),
+    (
         "llama_index workflow start",
         "INFO:workflows.verbose:[tick] add: AgentWorkflowStartEvent(user_msg='What is the weather in Paris?', "
         "chat_history=None, memory=None, max_iterations=None)",
@@ -1066,3 +1071,29 @@ def test_empty_lines_written_with_a_record_are_part_of_it() -> None:
     assert start["properties"]["log_ids"] == ["2", "3", "4", "5"]
     assert start["source"]["log_id"] == "2" and start["timestamp"] == CW_TS + 40
     assert stats.lines == len(lines)
+
+
+def test_a_step_s_running_totals_give_its_call_the_difference() -> None:
+    """smolagents prints the run's token totals after each step; the step's HTTP request line says
+    none: it takes the difference from the previous totals (the first step's are its own)."""
+    http = 'HTTP Request: POST http://127.0.0.1:41939/v1/chat/completions "HTTP/1.1 200 OK"'
+    lines = [
+        "START RequestId: 11111111-1111-1111-1111-111111111111 Version: $LATEST",
+        http,
+        "[Step 1: Duration 0.03 seconds| Input tokens: 977 | Output tokens: 31]",
+        http,
+        "[Step 2: Duration 0.05 seconds| Input tokens: 2,028 | Output tokens: 69]",
+    ]
+    delivery = Delivery("/aws/lambda/agent", "2026/11/30/[$LATEST]abc")
+    events, _ = LogParser(default_rules()).parse_delivery(
+        delivery, [(str(i), CW_TS + i, line) for i, line in enumerate(lines)]
+    )
+    calls = [e["properties"] for e in events if e["event_type"] == "llm_call"]
+    assert [(c["input_tokens"], c["output_tokens"]) for c in calls] == [(977, 31), (1051, 38)]
+    # A later delivery that starts at step 2 knows only the run's totals, not the call's.
+    later = Delivery("/aws/lambda/agent", "2026/11/30/[$LATEST]abc")
+    events, _ = LogParser(default_rules()).parse_delivery(
+        later, [("9", CW_TS, http), ("10", CW_TS, lines[4])]
+    )
+    assert "input_tokens" not in events[0]["properties"]
+    assert events[1]["properties"]["run_input_tokens"] == 2028

@@ -178,6 +178,9 @@ class Delivery:
     session_named: bool = False
     # The model each run (by session) last named: the model of its LLM calls that do not say it.
     models: dict[str, str] = field(default_factory=dict)
+    # Per run: its last LLM call that said no tokens, and the token totals it last printed.
+    open_calls: dict[str, dict[str, Any]] = field(default_factory=dict)
+    run_totals: dict[str, tuple[int, int]] = field(default_factory=dict)
     # Events that the last line made besides its own (one per tool call it held).
     derived: list[dict[str, Any]] = field(default_factory=list)
 
@@ -551,7 +554,7 @@ class LogParser:
                 session = _run_session(delivery, log_id, event_type)
             if session is None and self.options.session_from_log_stream:
                 session = delivery.log_stream
-        _model_context(delivery, session or "", event_type, properties)
+        _run_context(delivery, session or "", event_type, properties)
         if delivery.request_id and "request_id" not in properties:
             properties["request_id"] = delivery.request_id
         if delivery.xray_trace_id and "xray_trace_id" not in properties:
@@ -712,16 +715,43 @@ def _tool_call_events(
     return events
 
 
-def _model_context(delivery: Delivery, run: str, event_type: str, properties: dict[str, Any]) -> None:
-    """A line that names a model (a run's header, the call's span, request or token estimate)
-    names the model of the LLM calls of its run that follow it; a call that does not say its
-    model takes that one, marked ``model_inferred``."""
+def _run_context(delivery: Delivery, run: str, event_type: str, properties: dict[str, Any]) -> None:
+    """What a run's lines say about its LLM calls when the call's own line does not.
+
+    A line that names a model (a run's header, the call's span, request or token estimate) names
+    the model of the calls of its run that follow it: a call that does not say its model takes
+    that one, marked ``model_inferred``. A line with the run's token totals so far (smolagents'
+    step summary) gives the run's last call without tokens the difference from the previous
+    totals, when they are known (the first step's totals are its call's)."""
     model = properties.get("model")
     if isinstance(model, str) and model:
         delivery.models[run] = model
     elif event_type == "llm_call" and run in delivery.models:
         properties["model"] = delivery.models[run]
         properties["model_inferred"] = True
+    if event_type == "llm_call":
+        if properties.get("input_tokens") is None:
+            delivery.open_calls[run] = properties
+        return
+    totals = _count(properties.get("run_input_tokens")), _count(properties.get("run_output_tokens"))
+    if totals[0] is None or totals[1] is None:
+        return
+    properties["run_input_tokens"], properties["run_output_tokens"] = totals
+    previous = delivery.run_totals.get(run) or ((0, 0) if properties.get("step") == 1 else None)
+    delivery.run_totals[run] = totals
+    call = delivery.open_calls.pop(run, None)
+    if previous is not None and call is not None:
+        call["input_tokens"] = totals[0] - previous[0]
+        call["output_tokens"] = totals[1] - previous[1]
+
+
+def _count(value: Any) -> int | None:
+    """A token count as printed: 2028, or "2,028"."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.replace(",", "").isdigit():
+        return int(value.replace(",", ""))
+    return None
 
 
 def _claim_by_span(event: dict[str, Any], orphans: list[dict[str, Any]]) -> None:
