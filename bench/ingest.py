@@ -38,13 +38,14 @@ from surrealdb import RecordID  # noqa: E402
 from ingest.handler import handler  # noqa: E402
 from vectadb.config import Settings  # noqa: E402
 from vectadb.ids import event_id_for, trace_id_for  # noqa: E402
-from vectadb.ingestion import IngestPolicy  # noqa: E402
+from vectadb.ingestion import IngestPolicy, to_record  # noqa: E402
 from vectadb.localserver import LocalContext, rest_proxy_event  # noqa: E402
 from vectadb.models import EventIn  # noqa: E402
 from vectadb.runtime import Runtime, set_runtime  # noqa: E402
 from vectadb.semantic import SemanticIndex  # noqa: E402
-from vectadb.stores.surreal import SurrealStore  # noqa: E402
+from vectadb.stores.surreal import SurrealStore, event_ties  # noqa: E402
 
+POLICY = IngestPolicy.from_settings(Settings(surreal_url="mem://"))
 TOOLS = ["web_search", "sql_query", "http_get", "python_repl", "vector_lookup"]
 TYPES = ["tool_call", "tool_result", "llm_call", "log", "agent_start", "agent_end"]
 
@@ -88,6 +89,7 @@ def bare_rows(events: list[dict]) -> list[dict]:
         event_id = event_id_for(event)
         trace_id = trace_id_for(event)
         ms = int(event.timestamp.timestamp() * 1000)
+        asc_tie, desc_tie = event_ties(to_record(event, POLICY, datetime.now(UTC)))
         rows.append(
             {
                 "id": RecordID("agent_event", event_id),
@@ -99,9 +101,9 @@ def bare_rows(events: list[dict]) -> list[dict]:
                 "properties": event.properties,
                 "source": event.source.model_dump(exclude_none=True) if event.source else None,
                 "is_error": False,
-                "sk": f"{ms:013d}:{event_id}",
-                "rsk": f"{9999999999999 - ms:013d}:{event_id}",
-                "tkey": f"{trace_id}|{ms:013d}:{event_id}",
+                "sk": f"{ms:013d}:{asc_tie}",
+                "rsk": f"{9999999999999 - ms:013d}:{desc_tie}",
+                "tkey": f"{trace_id}|{ms:013d}:{asc_tie}",
             }
         )
     return rows

@@ -31,6 +31,7 @@ from vectadb.models import EventIn, to_millis
 # The marks kept per stream: enough for the runs that deliveries still in flight can belong to.
 MAX_MARKS = 64
 RUN_START = "agent_start"
+LAMBDA_LOG_GROUPS = "/aws/lambda/"
 RUN_FAILED = "agent_error"
 
 # What a mark does, in the order marks of one millisecond apply: a run that starts as another ends
@@ -62,13 +63,15 @@ class RunMarkStore(Protocol):
 
 
 def stream_key(event: EventIn) -> str | None:
-    """The log stream of an event that a parser read from CloudWatch Logs (an id of its own, so the
-    event's id never depends on the session given here), else None."""
+    """The log stream of an event that a parser read from CloudWatch Logs (with an id of its own, so
+    the event's id never depends on the session given here) outside Lambda, else None."""
     source = event.source
     if source is None or source.system != "cloudwatch":
         return None
     if not (source.log_group and source.log_stream and source.log_id):
         return None
+    if source.log_group.startswith(LAMBDA_LOG_GROUPS) or "request_id" in event.properties:
+        return None  # a Lambda function's stream: each invocation is a run, its request id says which
     return hashlib.sha256(f"{source.log_group}\x1f{source.log_stream}".encode()).hexdigest()[:32]
 
 

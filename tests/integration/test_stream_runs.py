@@ -222,3 +222,18 @@ def test_a_running_trace_without_events_for_a_while_shows_as_abandoned(
         "run-2": False,
         "run-3": True,
     }
+
+
+def test_a_lambda_function_s_stream_keeps_no_runs(store: SurrealStore, policy: IngestPolicy) -> None:
+    """In Lambda each invocation is a run and its request id attributes the lines: no marks kept,
+    no lookups made, no trace completed by the next invocation's start."""
+
+    def in_lambda(line: dict[str, Any]) -> dict[str, Any]:
+        return line | {"source": {**line["source"], "log_group": "/aws/lambda/agent"}}
+
+    ingest_batch([in_lambda(_line(0, "agent_start", "req-1"))], store, policy, now=NOW)
+    ingest_batch([in_lambda(_line(100, "agent_start", "req-2"))], store, policy, now=NOW)
+    (orphan,) = ingest_batch([in_lambda(_line(110))], store, policy, now=NOW)
+    assert _sessions([orphan], store) == [None]
+    assert _streams(store) == []
+    assert _status(store, "req-1") == "running"
