@@ -37,13 +37,13 @@ from surrealdb import RecordID  # noqa: E402
 
 from ingest.handler import handler  # noqa: E402
 from vectadb.config import Settings  # noqa: E402
-from vectadb.ids import event_id_for, trace_id_for  # noqa: E402
+from vectadb.ids import event_id_for  # noqa: E402
 from vectadb.ingestion import IngestPolicy, to_record  # noqa: E402
 from vectadb.localserver import LocalContext, rest_proxy_event  # noqa: E402
 from vectadb.models import EventIn  # noqa: E402
 from vectadb.runtime import Runtime, set_runtime  # noqa: E402
 from vectadb.semantic import SemanticIndex  # noqa: E402
-from vectadb.stores.surreal import SurrealStore, event_ties  # noqa: E402
+from vectadb.stores.surreal import SurrealStore, _event_row  # noqa: E402
 
 POLICY = IngestPolicy.from_settings(Settings(surreal_url="mem://"))
 TOOLS = ["web_search", "sql_query", "http_get", "python_repl", "vector_lookup"]
@@ -82,31 +82,22 @@ def make_events(count: int, seed: int = 7) -> list[dict]:
 
 
 def bare_rows(events: list[dict]) -> list[dict]:
-    """The rows the handler stores, as a plain SDK user would insert them."""
+    """The rows the handler stores (every field, sort keys included), as a plain SDK user would
+    insert them."""
     rows = []
     for raw in events:
-        event = EventIn.model_validate(raw)
-        event_id = event_id_for(event)
-        trace_id = trace_id_for(event)
-        ms = int(event.timestamp.timestamp() * 1000)
-        asc_tie, desc_tie = event_ties(to_record(event, POLICY, datetime.now(UTC)))
+        row = _event_row(to_record(EventIn.model_validate(raw), POLICY, datetime.now(UTC)))
+        ms = row.pop("ms")
+        for derived in ("k", "rank", "end_ms"):
+            row.pop(derived)
         rows.append(
             {
-                "id": RecordID("agent_event", event_id),
-                "timestamp": event.timestamp,
-                "event_type": event.event_type,
-                "session_id": event.session_id,
-                "agent_id": event.agent_id,
-                "trace_id": trace_id,
-                "properties": event.properties,
-                "source": event.source.model_dump(exclude_none=True) if event.source else None,
-                "is_error": False,
-                "sk": f"{ms:013d}:{asc_tie}",
-                "rsk": f"{9999999999999 - ms:013d}:{desc_tie}",
-                "tkey": f"{trace_id}|{ms:013d}:{asc_tie}",
+                **row,
+                "id": RecordID("agent_event", event_id_for(EventIn.model_validate(raw))),
+                "timestamp": datetime.fromtimestamp(ms / 1000, tz=UTC),
             }
         )
-    return rows
+    return [{key: value for key, value in row.items() if value is not None} for row in rows]
 
 
 def main() -> None:

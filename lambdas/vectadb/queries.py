@@ -10,13 +10,11 @@ from vectadb.errors import BadRequest, NotFound
 from vectadb.models import MAX_TRACE_ID_LENGTH, MIN_TIMESTAMP, SearchFilters, is_valid_id, to_millis
 from vectadb.pagination import decode_cursor, encode_cursor
 from vectadb.semantic import SemanticIndex
-from vectadb.stores.base import EventQuery, EventStore, Order, Position, TraceQuery
+from vectadb.stores.base import SORT_TIE, EventQuery, EventStore, Order, Position, TraceQuery
 from vectadb.stores.qdrant import VectorFilters
 
 DEFAULT_STATS_WINDOW = timedelta(hours=24)
 ABANDONED_AFTER = timedelta(minutes=15)
-_SORT_KEYS = ("sk", "rsk", "tkey")
-_TRACE_SEP = "|"  # the trace-id separator of ``tkey``
 
 
 def _check_range(start: datetime | None, end: datetime | None) -> None:
@@ -33,23 +31,11 @@ def _page(
     cursor = None
     if more and rows:
         last = rows[-1]
-        cursor = encode_cursor(
-            listing, order, Position(ms=to_millis(last[time_field]), id=_tie(last, id_field))
-        )
+        tie = last.get(SORT_TIE) or str(last[id_field])
+        cursor = encode_cursor(listing, order, Position(ms=to_millis(last[time_field]), id=tie))
     for row in rows:
-        for key in _SORT_KEYS:
-            row.pop(key, None)
+        row.pop(SORT_TIE, None)
     return rows, cursor
-
-
-def _tie(row: dict[str, Any], id_field: str) -> str:
-    """What follows the time in the key that the page scanned (for events, their place in the
-    stream and their id): the next page starts after it."""
-    for name in _SORT_KEYS:
-        key = row.get(name)
-        if isinstance(key, str):
-            return key.rpartition(_TRACE_SEP)[2].split(":", 1)[1]
-    return str(row[id_field])
 
 
 def list_events(store: EventStore, query: EventQuery, cursor: str | None = None) -> dict[str, Any]:

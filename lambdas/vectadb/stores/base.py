@@ -11,6 +11,9 @@ from vectadb.runs import RunMark
 
 Order = Literal["asc", "desc"]
 
+# The key a listing row carries for the next page's cursor: its place after its time.
+SORT_TIE = "_tie"
+
 # A trace's status only moves up this ladder, so concurrent or reordered deliveries converge.
 STATUS_RANK = {"running": 0, "completed": 1, "failed": 2}
 

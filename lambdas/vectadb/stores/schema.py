@@ -5,7 +5,7 @@ descending, ``tkey`` per trace) so that every listing is a single-field index ra
 stop at its page size; see ``surreal.py`` for why descending order needs a key of its own.
 """
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 SCHEMA = """
 DEFINE TABLE OVERWRITE agent_trace SCHEMAFULL;
@@ -57,6 +57,37 @@ DEFINE INDEX OVERWRITE idx_event_sk ON agent_event FIELDS sk;
 DEFINE INDEX OVERWRITE idx_event_rsk ON agent_event FIELDS rsk;
 DEFINE INDEX OVERWRITE idx_event_tkey ON agent_event FIELDS tkey;
 DEFINE INDEX OVERWRITE idx_event_indexed ON agent_event FIELDS indexed;
+-- v6: a sort key per documented filter, in both orders, so that a filtered page is one index range
+-- scan that stops at the page size: "<length of the value, 3 digits>:<value>:<sk or rsk>".
+DEFINE FIELD OVERWRITE trace_rsk ON agent_event TYPE option<string>;
+DEFINE FIELD OVERWRITE type_sk ON agent_event TYPE option<string>;
+DEFINE FIELD OVERWRITE type_rsk ON agent_event TYPE option<string>;
+DEFINE FIELD OVERWRITE agent_sk ON agent_event TYPE option<string>;
+DEFINE FIELD OVERWRITE agent_rsk ON agent_event TYPE option<string>;
+DEFINE FIELD OVERWRITE session_sk ON agent_event TYPE option<string>;
+DEFINE FIELD OVERWRITE session_rsk ON agent_event TYPE option<string>;
+DEFINE INDEX OVERWRITE idx_event_trace_rsk ON agent_event FIELDS trace_rsk;
+DEFINE INDEX OVERWRITE idx_event_type_sk ON agent_event FIELDS type_sk;
+DEFINE INDEX OVERWRITE idx_event_type_rsk ON agent_event FIELDS type_rsk;
+DEFINE INDEX OVERWRITE idx_event_agent_sk ON agent_event FIELDS agent_sk;
+DEFINE INDEX OVERWRITE idx_event_agent_rsk ON agent_event FIELDS agent_rsk;
+DEFINE INDEX OVERWRITE idx_event_session_sk ON agent_event FIELDS session_sk;
+DEFINE INDEX OVERWRITE idx_event_session_rsk ON agent_event FIELDS session_rsk;
+-- v5 -> v6: the keys of events stored before them, from the keys they have.
+DEFINE FUNCTION OVERWRITE fn::filter_key($value: option<string>, $key: string) {
+    IF $value = NONE { RETURN NONE; };
+    LET $n = <string>string::len($value);
+    LET $padded = string::slice(string::concat('00', $n), string::len($n) - 1);
+    RETURN string::concat($padded, ':', $value, ':', $key);
+};
+UPDATE agent_event SET
+    trace_rsk = IF trace_id = NONE THEN NONE ELSE string::concat(trace_id, '|', rsk) END,
+    type_sk = fn::filter_key(event_type, sk), type_rsk = fn::filter_key(event_type, rsk),
+    agent_sk = fn::filter_key(agent_id, sk), agent_rsk = fn::filter_key(agent_id, rsk),
+    session_sk = fn::filter_key(session_id, sk), session_rsk = fn::filter_key(session_id, rsk)
+    WHERE type_sk = NONE AND event_type != NONE OR agent_sk = NONE AND agent_id != NONE
+        OR session_sk = NONE AND session_id != NONE OR trace_rsk = NONE AND trace_id != NONE
+    RETURN NONE;
 -- v1 -> v2: events stored before the flag existed have no vector.
 UPDATE agent_event SET indexed = false WHERE indexed = NONE RETURN NONE;
 

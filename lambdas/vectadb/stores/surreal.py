@@ -29,6 +29,7 @@ from vectadb.errors import StoreRejected, StoreUnavailable
 from vectadb.models import format_timestamp, to_millis
 from vectadb.runs import MAX_MARKS, RunMark
 from vectadb.stores.base import (
+    SORT_TIE,
     EventQuery,
     EventRecord,
     Position,
@@ -77,7 +78,7 @@ BEGIN TRANSACTION;
 LET $new = (INSERT IGNORE INTO agent_event (
     SELECT type::thing('agent_event', k) AS id, trace_id, session_id, agent_id, parent_event_id,
         event_type, time::from::millis(ms) AS timestamp, properties, properties_json, source,
-        is_error, sk, rsk, tkey
+        is_error, sk, rsk, tkey, trace_rsk, type_sk, type_rsk, agent_sk, agent_rsk, session_sk, session_rsk
     FROM $rows
 ) RETURN VALUE record::id(id));
 LET $all_new = array::len($new) = array::len($rows);
@@ -154,7 +155,9 @@ FOR $r IN $rows {
         agent_id = $r.agent_id, parent_event_id = $r.parent_event_id, event_type = $r.event_type,
         timestamp = time::from::millis($r.ms), properties = $r.properties,
         properties_json = $r.properties_json, source = $r.source, is_error = $r.is_error,
-        sk = $r.sk, rsk = $r.rsk, tkey = $r.tkey, indexed = false
+        sk = $r.sk, rsk = $r.rsk, tkey = $r.tkey, trace_rsk = $r.trace_rsk, type_sk = $r.type_sk,
+        type_rsk = $r.type_rsk, agent_sk = $r.agent_sk, agent_rsk = $r.agent_rsk,
+        session_sk = $r.session_sk, session_rsk = $r.session_rsk, indexed = false
     RETURN NONE;
 };
 DELETE array::map($ids, |$k| type::thing('hasEvent', $k)) RETURN NONE;
@@ -200,6 +203,16 @@ def _asc_key(ms: int, tie: str) -> str:
 
 def _desc_key(ms: int, tie: str) -> str:
     return f"{_MS_MAX - ms:0{_MS_WIDTH}d}:{tie}"
+
+
+def filter_prefix(value: str) -> str:
+    """What every key of one filter value starts with: its length first, so that no value's prefix
+    is another's ("a" and "a:b")."""
+    return f"{len(value):03d}:{value}:"
+
+
+def _filter_key(value: str | None, key: str) -> str | None:
+    return filter_prefix(value) + key if value is not None else None
 
 
 def _stream_position(source: Mapping[str, Any] | None) -> str:
@@ -304,13 +317,21 @@ def _event_row(ev: EventRecord) -> dict[str, Any]:
     """An event as WRITE_EVENTS and REPLACE_EVENTS take it."""
     asc_tie, desc_tie = event_ties(ev)
     asc = _asc_key(ev.timestamp_ms, asc_tie)
+    desc = _desc_key(ev.timestamp_ms, desc_tie)
     properties, properties_json = _storable_properties(ev.properties)
     return {
         "k": ev.event_id,
         "ms": ev.timestamp_ms,
         "sk": asc,
-        "rsk": _desc_key(ev.timestamp_ms, desc_tie),
+        "rsk": desc,
         "tkey": f"{ev.trace_id}{_TRACE_SEP}{asc}" if ev.trace_id else None,
+        "trace_rsk": f"{ev.trace_id}{_TRACE_SEP}{desc}" if ev.trace_id else None,
+        "type_sk": _filter_key(ev.event_type, asc),
+        "type_rsk": _filter_key(ev.event_type, desc),
+        "agent_sk": _filter_key(ev.agent_id, asc),
+        "agent_rsk": _filter_key(ev.agent_id, desc),
+        "session_sk": _filter_key(ev.session_id, asc),
+        "session_rsk": _filter_key(ev.session_id, desc),
         "trace_id": ev.trace_id,
         "session_id": ev.session_id,
         "agent_id": ev.agent_id,
@@ -597,18 +618,21 @@ class SurrealStore:
     # -- reads -------------------------------------------------------------------------------
 
     def list_events(self, query: EventQuery) -> list[dict[str, Any]]:
-        ascending = query.order == "asc"
-        if query.trace_id and ascending:
-            # A trace read in time order: the per-trace key scans only this trace and stops early.
-            key, index, prefix = "tkey", "idx_event_tkey", query.trace_id + _TRACE_SEP
+        """One page: a range scan of the key of the most selective filter given (trace, session,
+        event type, agent; else time alone), in the page's order; the other filters on top."""
+        order = "sk" if query.order == "asc" else "rsk"
+        if query.trace_id:
+            key = "tkey" if order == "sk" else "trace_rsk"
+            prefix = query.trace_id + _TRACE_SEP
+        elif query.session_id:
+            key, prefix = f"session_{order}", filter_prefix(query.session_id)
+        elif query.event_type:
+            key, prefix = f"type_{order}", filter_prefix(query.event_type)
+        elif query.agent_id:
+            key, prefix = f"agent_{order}", filter_prefix(query.agent_id)
         else:
-            key, prefix = ("sk" if ascending else "rsk"), ""
-            if query.trace_id:
-                index = "idx_trace_id"  # newest first within a trace: read the trace, then sort it
-            elif query.session_id:
-                index = "idx_session_id"
-            else:
-                index = "idx_event_sk" if ascending else "idx_event_rsk"
+            key, prefix = order, ""
+        index = "idx_event_tkey" if key == "tkey" else f"idx_event_{key}"
         filters = {
             "trace_id": query.trace_id,
             "session_id": query.session_id,
@@ -716,11 +740,13 @@ class SurrealStore:
     ) -> list[dict[str, Any]]:
         """One keyset page: a range on ``key`` (always scanned ascending), equality filters on the rest."""
         lower, upper, past = _key_range(query.order == "asc", query.start, query.end, query.after, prefix)
-        where = [f"{key} >= $lower", f"{key} < $upper"]
         params: dict[str, Any] = {"limit": query.limit, "lower": lower, "upper": upper}
-        if past is not None:
-            where.append(f"{key} > $past")
-            params["past"] = past
+        if past is not None and past >= lower:
+            # The cursor is where the scan starts: one range (past, upper), not a walk from lower.
+            where = [f"{key} > $lower", f"{key} < $upper"]
+            params["lower"] = past
+        else:
+            where = [f"{key} >= $lower", f"{key} < $upper"]
         for field, value in filters.items():
             if value is not None:
                 where.append(f"{field} = ${field}")
@@ -730,7 +756,11 @@ class SurrealStore:
             f"SELECT {fields}, {key} FROM {table} WITH INDEX {index} "  # noqa: S608
             f"WHERE {' AND '.join(where)} ORDER BY {key} ASC LIMIT $limit"
         )
-        return self._select(sql, params)
+        rows = self._select(sql, params)
+        cut = len(prefix) + _MS_WIDTH + 1
+        for row in rows:
+            row[SORT_TIE] = row.pop(key)[cut:]  # what follows the time in the key: the cursor's tie
+        return rows
 
     def stats(self, group_by: str, start: datetime, end: datetime) -> list[StatsRow]:
         key_expr = {
