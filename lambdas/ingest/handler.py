@@ -448,7 +448,8 @@ def post_reindex(request: Annotated[ReindexIn, Body()]) -> ReindexOut:
 
 @app.get(
     "/api/v1/stats",
-    summary="Event and error counts grouped by event type, agent, hour or day (default: last 24 h)",
+    summary="Events, errors, calls, tokens, cost and mean duration by event type, agent, tool, model, "
+    "hour or day (default: last 24 h), from per-hour rollups",
     security=AUTH,
     responses=_responses({200: ("Counts per bucket", StatsOut)}, 400, 422, 503),
 )

@@ -379,13 +379,18 @@ class ReindexOut(BaseModel):
     model: dict[str, Any]
 
 
-StatsGroup = Literal["event_type", "agent_id", "day", "hour"]
+StatsGroup = Literal["event_type", "agent_id", "tool", "model", "day", "hour"]
 
 
 class StatsBucket(BaseModel):
     key: str | None
-    total: int
-    errors: int
+    total: int = Field(description="Events")
+    errors: int = Field(description="Of those, errors")
+    calls: int = Field(description="Of those, tool_call and llm_call events")
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    avg_duration_ms: float | None = Field(description="The mean duration_ms of the events that have one")
 
 
 class StatsOut(BaseModel):

@@ -7,7 +7,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from vectadb.errors import BadRequest, NotFound
-from vectadb.models import MAX_TRACE_ID_LENGTH, MIN_TIMESTAMP, SearchFilters, is_valid_id, to_millis
+from vectadb.models import (
+    MAX_TRACE_ID_LENGTH,
+    MIN_TIMESTAMP,
+    SearchFilters,
+    format_timestamp,
+    from_millis,
+    is_valid_id,
+    to_millis,
+)
 from vectadb.pagination import decode_cursor, encode_cursor
 from vectadb.semantic import SemanticIndex
 from vectadb.stores.base import SORT_TIE, EventQuery, EventStore, Order, Position, TraceQuery
@@ -96,6 +104,10 @@ def list_traces(
     return {"traces": [_mark_abandoned(t, abandoned_after, now) for t in traces], "next_cursor": next_cursor}
 
 
+# A time grouping: its bucket's length. Other groupings are rollup dimensions.
+_TIME_GROUPS = {"hour": 3_600_000, "day": 86_400_000}
+
+
 def stats(
     store: EventStore,
     group_by: str,
@@ -103,19 +115,46 @@ def stats(
     end: datetime | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
+    """Counts, errors, calls, tokens, cost and mean duration per value of ``group_by`` (or per hour
+    or day), from the per-hour rollups: the cost grows with the number of hours, not of events."""
     end = end or now or datetime.now(UTC)
     # The default window never reaches before the earliest time an event can have.
     start = start or max(end - DEFAULT_STATS_WINDOW, MIN_TIMESTAMP)
     _check_range(start, end)
-    rows = sorted(store.stats(group_by, start, end), key=lambda r: (r.key is None, r.key or ""))
+    size = _TIME_GROUPS.get(group_by)
+    rows = store.rollups("event_type" if size else group_by, to_millis(start), to_millis(end))
+    buckets: dict[str | None, dict[str, Any]] = {}
+    for row in rows:
+        key = format_timestamp(from_millis(row.bucket_ms - row.bucket_ms % size)) if size else row.key
+        bucket = buckets.setdefault(key, dict.fromkeys(_SUMS, 0))
+        for name in _SUMS:
+            bucket[name] += getattr(row, name)
+    out = []
+    for key in sorted(buckets, key=lambda k: (k is None, k or "")):
+        sums = buckets[key]
+        out.append(
+            {
+                "key": key,
+                "total": sums["n"],
+                "errors": sums["errors"],
+                "calls": sums["calls"],
+                "input_tokens": sums["input_tokens"],
+                "output_tokens": sums["output_tokens"],
+                "cost_usd": round(sums["cost_usd"], 6),
+                "avg_duration_ms": round(sums["duration_ms"] / sums["timed"], 3) if sums["timed"] else None,
+            }
+        )
     return {
         "group_by": group_by,
         "start": start,
         "end": end,
-        "total": sum(r.total for r in rows),
-        "errors": sum(r.errors for r in rows),
-        "buckets": [{"key": r.key, "total": r.total, "errors": r.errors} for r in rows],
+        "total": sum(b["total"] for b in out),
+        "errors": sum(b["errors"] for b in out),
+        "buckets": out,
     }
+
+
+_SUMS = ("n", "errors", "calls", "input_tokens", "output_tokens", "cost_usd", "timed", "duration_ms")
 
 
 def _event_hits(store: EventStore, hits: list[tuple[str, float]]) -> list[dict[str, Any]]:

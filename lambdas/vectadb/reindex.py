@@ -1,6 +1,8 @@
-"""Embed every event that has no vector yet, or re-embed all of them with ``--rebuild``.
+"""Embed every event that has no vector yet, or re-embed all of them with ``--rebuild``; or make
+the stats rollups again from the events with ``--rollups`` (after their definition changed).
 
     python -m vectadb.reindex [--rebuild] [--max-events N]
+    python -m vectadb.reindex --rollups
 
 Configured like the service (VECTADB_SURREAL_URL, VECTADB_QDRANT_URL, VECTADB_MODEL_DIR). A local
 store is owned by one process: stop `make dev` first, or call POST /api/v1/reindex instead.
@@ -23,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rebuild", action="store_true", help="drop every vector and re-embed all events")
     parser.add_argument("--max-events", type=int, default=None)
+    parser.add_argument("--rollups", action="store_true", help="make the stats rollups again from the events")
     args = parser.parse_args(argv)
     try:
         runtime = Runtime.from_settings(get_settings())
@@ -30,7 +33,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vectadb: {exc}; or call POST /api/v1/reindex on the running server", file=sys.stderr)
         return 1
     try:
-        result = reindex(runtime.store, runtime.semantic, rebuild=args.rebuild, max_events=args.max_events)
+        if args.rollups:
+            result = {"rollup_days_rebuilt": runtime.store.rebuild_all_rollups()}
+        else:
+            result = reindex(
+                runtime.store, runtime.semantic, rebuild=args.rebuild, max_events=args.max_events
+            )
     except VectaError as exc:
         print(f"vectadb: {exc.message}", file=sys.stderr)
         return 1

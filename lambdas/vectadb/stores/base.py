@@ -77,10 +77,19 @@ class TraceQuery:
 
 
 @dataclass(frozen=True, slots=True)
-class StatsRow:
+class RollupRow:
+    """One hour of one dimension's value: what its events add up to."""
+
+    bucket_ms: int  # the hour's start
     key: str | None
-    total: int
+    n: int
     errors: int
+    calls: int  # tool_call and llm_call events
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    timed: int  # events with a duration_ms
+    duration_ms: float  # their sum
 
 
 class EventStore(Protocol):
@@ -130,7 +139,23 @@ class EventStore(Protocol):
 
     def list_traces(self, query: TraceQuery) -> list[dict[str, Any]]: ...
 
-    def stats(self, group_by: str, start: datetime, end: datetime) -> list[StatsRow]: ...
+    def rollups(self, dimension: str, start_ms: int, end_ms: int) -> list[RollupRow]:
+        """Per hour and value of ``dimension`` (event_type, agent_id, tool, model), the sums of the
+        events in [start_ms, end_ms): whole hours from the rollups, the partial ones at either end
+        from the events themselves (by the same definition)."""
+        ...
+
+    def rebuild_rollups(self, start_ms: int, end_ms: int) -> None:
+        """Make the rollups of the hours in [start_ms, end_ms) again from their events."""
+        ...
+
+    def rebuild_all_rollups(self) -> int:
+        """Make every hour's rollups again from its events; returns the days rebuilt."""
+        ...
+
+    def event_time_range(self) -> tuple[int, int] | None:
+        """The first and last event times (ms), if any event is stored."""
+        ...
 
     def ping(self) -> None: ...
 

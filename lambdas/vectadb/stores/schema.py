@@ -5,7 +5,8 @@ descending, ``tkey`` per trace) so that every listing is a single-field index ra
 stop at its page size; see ``surreal.py`` for why descending order needs a key of its own.
 """
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
+ROLLUPS_SINCE = 7  # a store older than this has events whose rollups must be made once
 
 SCHEMA = """
 DEFINE TABLE OVERWRITE agent_trace SCHEMAFULL;
@@ -102,6 +103,41 @@ DEFINE TABLE OVERWRITE stream_run SCHEMAFULL;
 DEFINE FIELD OVERWRITE marks ON stream_run TYPE array<string> DEFAULT [];
 DEFINE FIELD OVERWRITE updated_at ON stream_run TYPE datetime VALUE time::now();
 DEFINE INDEX OVERWRITE idx_stream_run_updated_at ON stream_run FIELDS updated_at;
+
+-- v7: per-hour rollups of the events, by dimension (event_type, agent_id, tool, model) and value,
+-- kept in the write transaction (new events only) and read by /stats. Record id: [dim, hour ms, value].
+DEFINE TABLE OVERWRITE rollup SCHEMAFULL;
+DEFINE FIELD OVERWRITE dim ON rollup TYPE string;
+DEFINE FIELD OVERWRITE bucket ON rollup TYPE int;
+DEFINE FIELD OVERWRITE key ON rollup TYPE option<string>;
+DEFINE FIELD OVERWRITE n ON rollup TYPE int DEFAULT 0;
+DEFINE FIELD OVERWRITE errors ON rollup TYPE int DEFAULT 0;
+DEFINE FIELD OVERWRITE calls ON rollup TYPE int DEFAULT 0;
+DEFINE FIELD OVERWRITE input_tokens ON rollup TYPE int DEFAULT 0;
+DEFINE FIELD OVERWRITE output_tokens ON rollup TYPE int DEFAULT 0;
+DEFINE FIELD OVERWRITE cost_usd ON rollup TYPE float DEFAULT 0.0;
+DEFINE FIELD OVERWRITE timed ON rollup TYPE int DEFAULT 0;
+DEFINE FIELD OVERWRITE duration_ms ON rollup TYPE float DEFAULT 0.0;
+-- What one event adds to the rollups: the one definition, for writes and for rebuilds.
+DEFINE FUNCTION OVERWRITE fn::rollup_row(
+    $ms: int, $event_type: option<string>, $agent_id: option<string>, $is_error: bool, $p: option<object>
+) {
+    LET $duration = $p.duration_ms;
+    RETURN {
+        bucket: $ms - $ms % 3600000,
+        event_type: $event_type,
+        agent_id: $agent_id,
+        tool: IF type::is::string($p.tool_name) THEN $p.tool_name ELSE NONE END,
+        model: IF type::is::string($p.model) THEN $p.model ELSE NONE END,
+        err: IF $is_error THEN 1 ELSE 0 END,
+        call: IF $event_type INSIDE ['tool_call', 'llm_call'] THEN 1 ELSE 0 END,
+        in_tok: IF type::is::int($p.input_tokens) THEN $p.input_tokens ELSE 0 END,
+        out_tok: IF type::is::int($p.output_tokens) THEN $p.output_tokens ELSE 0 END,
+        cost: IF type::is::number($p.cost_usd) THEN <float>$p.cost_usd ELSE 0.0 END,
+        timed: IF type::is::number($duration) THEN 1 ELSE 0 END,
+        duration: IF type::is::number($duration) THEN <float>$duration ELSE 0.0 END
+    };
+};
 
 DEFINE TABLE OVERWRITE schema_meta SCHEMAFULL;
 DEFINE FIELD OVERWRITE version ON schema_meta TYPE int;

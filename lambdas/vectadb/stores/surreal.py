@@ -26,19 +26,19 @@ from surrealdb.errors import SurrealError
 from websockets.exceptions import WebSocketException
 
 from vectadb.errors import StoreRejected, StoreUnavailable
-from vectadb.models import format_timestamp, to_millis
+from vectadb.models import to_millis
 from vectadb.runs import MAX_MARKS, RunMark
 from vectadb.stores.base import (
     SORT_TIE,
     EventQuery,
     EventRecord,
     Position,
-    StatsRow,
+    RollupRow,
     TraceQuery,
     named_model,
 )
 from vectadb.stores.locking import DirectoryLock
-from vectadb.stores.schema import SCHEMA, SCHEMA_VERSION
+from vectadb.stores.schema import ROLLUPS_SINCE, SCHEMA, SCHEMA_VERSION
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +68,57 @@ TRACE_FIELDS = (
     "last_event_at, total_events, created_at, model"
 )
 
+# The rollups' dimensions: the field of fn::rollup_row (schema.py) that each is keyed by.
+ROLLUP_DIMENSIONS = ("event_type", "agent_id", "tool", "model")
+HOUR_MS = 3_600_000
+# The sums of $contrib (rows of fn::rollup_row's fields) per dimension, hour and value; dimensions
+# come from the constant tuple above, every value is a $parameter.
+_ROLLUP_GROUP = """(
+    SELECT '{dim}' AS dim, bucket, {dim} AS key, count() AS n, math::sum(err) AS errors,
+        math::sum(call) AS calls, math::sum(in_tok) AS input_tokens, math::sum(out_tok) AS output_tokens,
+        math::sum(cost) AS cost_usd, math::sum(timed) AS timed, math::sum(duration) AS duration_ms
+    FROM $contrib GROUP BY bucket, key
+)"""
+_ROLLUP_GROUPS = (
+    "array::concat(" + ", ".join(_ROLLUP_GROUP.format(dim=dim) for dim in ROLLUP_DIMENSIONS) + ")"
+)
+_ROLLUP_UPSERT = """
+FOR $g IN $groups {
+    UPSERT type::thing('rollup', [$g.dim, $g.bucket, $g.key]) SET dim = $g.dim, bucket = $g.bucket,
+        key = $g.key, n += $g.n, errors += $g.errors, calls += $g.calls, input_tokens += $g.input_tokens,
+        output_tokens += $g.output_tokens, cost_usd += $g.cost_usd, timed += $g.timed,
+        duration_ms += $g.duration_ms
+    RETURN NONE;
+};"""
+_ROLLUP_ADD = f"LET $groups = {_ROLLUP_GROUPS};" + _ROLLUP_UPSERT
+
+
+# Rollups of the hours [$from, $to) made again from the events they hold (a replace, a changed
+# definition, events stored before rollups existed).
+REBUILD_ROLLUPS = f"""
+BEGIN TRANSACTION;
+FOR $dim IN $dims {{
+    DELETE rollup:[$dim, $from, NONE]..[$dim, $to, NONE] RETURN NONE;
+}};
+LET $contrib = (
+    SELECT VALUE fn::rollup_row(time::millis(timestamp), event_type, agent_id, is_error, properties)
+    FROM agent_event WHERE timestamp >= time::from::millis($from) AND timestamp < time::from::millis($to)
+);
+{_ROLLUP_ADD}
+COMMIT TRANSACTION;
+"""  # noqa: S608
+
+# The part of an hour that a stats window cuts: summed from its events, as the rollups would.
+_ROLLUP_EDGE = """
+SELECT bucket, {dim} AS key, count() AS n, math::sum(err) AS errors, math::sum(call) AS calls,
+    math::sum(in_tok) AS input_tokens, math::sum(out_tok) AS output_tokens, math::sum(cost) AS cost_usd,
+    math::sum(timed) AS timed, math::sum(duration) AS duration_ms
+FROM (
+    SELECT VALUE fn::rollup_row(time::millis(timestamp), event_type, agent_id, is_error, properties)
+    FROM agent_event WHERE timestamp >= time::from::millis($from) AND timestamp < time::from::millis($to)
+) GROUP BY bucket, key
+"""
+
 # One transaction per batch. Only the events that were new touch traces and edges: the first
 # stored copy of an event wins, so a redelivery changes nothing, even one whose session, trace or
 # parent differs from the stored copy. Usually every event is new and the per-trace aggregates and
@@ -91,6 +142,10 @@ LET $trace_edges = IF $all_new THEN $trace_edges
     ELSE (SELECT * FROM $trace_edges WHERE id INSIDE $new) END;
 LET $parent_edges = IF $all_new THEN $parent_edges
     ELSE (SELECT * FROM $parent_edges WHERE id INSIDE $new) END;
+-- The rollups: summed in Python when every event is new, else from the new events' rows.
+LET $contrib = IF $all_new THEN [] ELSE (SELECT * FROM $rows WHERE k INSIDE $new) END;
+LET $groups = IF $all_new THEN $rollups ELSE ROLLUP_GROUPS END;
+-- ROLLUP_UPSERT
 FOR $t IN $traces {
     LET $first = time::from::millis($t.first_ms);
     LET $last = time::from::millis($t.last_ms);
@@ -125,7 +180,7 @@ INSERT RELATION IGNORE INTO causedBy (
 ) RETURN NONE;
 RETURN $new;
 COMMIT TRANSACTION;
-"""
+""".replace("ROLLUP_GROUPS", _ROLLUP_GROUPS).replace("-- ROLLUP_UPSERT", _ROLLUP_UPSERT)
 
 # An explicit re-parse: stored events take the new copies' content and linkage. Their edges move,
 # and every trace they leave or join is recounted from the events it holds now (emptied traces
@@ -344,6 +399,64 @@ def _event_row(ev: EventRecord) -> dict[str, Any]:
         # Only read to recount traces after a partial redelivery.
         "rank": ev.status_rank,
         "end_ms": ev.timestamp_ms if ev.status_rank else 0,
+        **_rollup_fields(ev),
+    }
+
+
+_ROLLUP_SUMS = (
+    ("n", None),
+    ("errors", "err"),
+    ("calls", "call"),
+    ("input_tokens", "in_tok"),
+    ("output_tokens", "out_tok"),
+    ("cost_usd", "cost"),
+    ("timed", "timed"),
+    ("duration_ms", "duration"),
+)
+
+
+def _rollup_groups(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The rollup increments of rows that are all new, as _ROLLUP_GROUPS sums them."""
+    groups: dict[tuple[str, int, Any], dict[str, Any]] = {}
+    for row in rows:
+        for dim in ROLLUP_DIMENSIONS:
+            key = (dim, row["bucket"], row[dim])
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = {"dim": dim, "bucket": row["bucket"], "key": row[dim], "n": 0}
+                for name, _ in _ROLLUP_SUMS[1:]:
+                    group[name] = 0.0 if name in ("cost_usd", "duration_ms") else 0
+            group["n"] += 1
+            for name, field in _ROLLUP_SUMS[1:]:
+                group[name] += row[field]
+    return list(groups.values())
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _rollup_fields(ev: EventRecord) -> dict[str, Any]:
+    """What the event adds to the rollups, as fn::rollup_row (schema.py) makes it from a stored
+    event for a rebuild: computed here because the function costs ~0.1 ms a row inside the write
+    (tests/integration/test_rollups.py checks that both agree)."""
+    p = ev.properties
+    tool, model, duration = p.get("tool_name"), p.get("model"), p.get("duration_ms")
+    input_tokens, output_tokens, cost = p.get("input_tokens"), p.get("output_tokens"), p.get("cost_usd")
+    timed = _is_number(duration)
+    return {
+        "bucket": ev.timestamp_ms - ev.timestamp_ms % HOUR_MS,
+        "tool": tool if isinstance(tool, str) else None,
+        "model": model if isinstance(model, str) else None,
+        "err": int(ev.is_error),
+        "call": int(ev.event_type in ("tool_call", "llm_call")),
+        "in_tok": input_tokens if isinstance(input_tokens, int) and not isinstance(input_tokens, bool) else 0,
+        "out_tok": output_tokens
+        if isinstance(output_tokens, int) and not isinstance(output_tokens, bool)
+        else 0,
+        "cost": float(cost) if _is_number(cost) else 0.0,
+        "timed": int(timed),
+        "duration": float(duration) if timed else 0.0,
     }
 
 
@@ -499,6 +612,21 @@ class SurrealStore:
             {"version": SCHEMA_VERSION},
         )
         logger.info("applied the SurrealDB schema v%s (was %s)", SCHEMA_VERSION, current)
+        if current is not None and current < ROLLUPS_SINCE:
+            # Events stored before rollups existed: their hours are summed once, day by day.
+            self.rebuild_all_rollups()
+
+    def rebuild_all_rollups(self) -> int:
+        """Make every hour's rollups again from its events (after a change of their definition);
+        one transaction per day of events. Returns how many days were rebuilt."""
+        span = self.event_time_range()
+        if span is None:
+            return 0
+        day = 24 * HOUR_MS
+        first = span[0] - span[0] % day
+        for start in range(first, span[1] + 1, day):
+            self.rebuild_rollups(start, start + day)
+        return (span[1] - first) // day + 1
 
     def ping(self) -> None:
         self._run("RETURN 1")
@@ -542,6 +670,7 @@ class SurrealStore:
                 entry.update(model=model, model_ms=ev.timestamp_ms)
         params = {
             "rows": rows,
+            "rollups": _rollup_groups(rows),
             "traces": list(traces.values()),
             **_edges(events),
             "statuses": list(_STATUSES),
@@ -568,7 +697,27 @@ class SurrealStore:
             "ranks": dict(status_ranks),
             "statuses": list(_STATUSES),
         }
+        before = self.get_events([ev.event_id for ev in events])
         self._write(REPLACE_EVENTS, params)
+        # The hours the events left and joined: their rollups are made again from what they hold.
+        hours = {ev.timestamp_ms - ev.timestamp_ms % HOUR_MS for ev in events}
+        hours.update(to_millis(row["timestamp"]) // HOUR_MS * HOUR_MS for row in before.values())
+        for hour in sorted(hours):
+            self.rebuild_rollups(hour, hour + HOUR_MS)
+
+    def rebuild_rollups(self, start_ms: int, end_ms: int) -> None:
+        """Make the rollups of the hours in [start_ms, end_ms) again from the events they hold."""
+        start_ms -= start_ms % HOUR_MS
+        end_ms += -end_ms % HOUR_MS
+        self._write(REBUILD_ROLLUPS, {"from": start_ms, "to": end_ms, "dims": list(ROLLUP_DIMENSIONS)})
+
+    def event_time_range(self) -> tuple[int, int] | None:
+        """The first and last event times (ms), if any event is stored."""
+        first = self._select("SELECT VALUE sk FROM agent_event ORDER BY sk ASC LIMIT 1", {})
+        last = self._select("SELECT VALUE rsk FROM agent_event ORDER BY rsk ASC LIMIT 1", {})
+        if not first or not last:
+            return None
+        return int(first[0][:_MS_WIDTH]), _MS_MAX - int(last[0][:_MS_WIDTH])
 
     def _write(self, query: str, params: dict[str, Any]) -> Any:
         """Run a write transaction, again while it conflicts with concurrent writers."""
@@ -699,10 +848,14 @@ class SurrealStore:
             "DELETE $ids RETURN NONE;"
             # The run marks of streams that have not written since: their runs are as old.
             "DELETE stream_run WHERE updated_at < $cutoff RETURN NONE;"
+            # The rollups of hours that hold no event any more.
+            "DELETE rollup WHERE bucket + $hour <= time::millis($cutoff) RETURN NONE;"
             "RETURN array::len($ids);"
             "COMMIT TRANSACTION;",
-            {"cutoff": cutoff},
+            {"cutoff": cutoff, "hour": HOUR_MS},
         )[-1]
+        cutoff_ms = to_millis(cutoff)
+        self.rebuild_rollups(cutoff_ms, cutoff_ms + 1)  # the hour that the cutoff cut in two
         return int(deleted or 0)
 
     def trace_models(self, trace_ids: Sequence[str]) -> dict[str, str]:
@@ -762,25 +915,39 @@ class SurrealStore:
             row[SORT_TIE] = row.pop(key)[cut:]  # what follows the time in the key: the cursor's tie
         return rows
 
-    def stats(self, group_by: str, start: datetime, end: datetime) -> list[StatsRow]:
-        key_expr = {
-            "event_type": "event_type",
-            "agent_id": "agent_id",
-            "day": "time::floor(timestamp, 1d)",
-            "hour": "time::floor(timestamp, 1h)",
-        }[group_by]
-        rows = self._select(
-            f"SELECT {key_expr} AS key, count() AS total, count(is_error) AS errors FROM agent_event "  # noqa: S608
-            "WHERE timestamp >= $start AND timestamp < $end GROUP BY key",
-            {"start": start, "end": end},
-        )
-        out = []
-        for row in rows:
-            key = row.get("key")
-            if isinstance(key, datetime):
-                key = format_timestamp(key)
-            out.append(StatsRow(key=key, total=row["total"], errors=row["errors"]))
-        return out
+    def rollups(self, dimension: str, start_ms: int, end_ms: int) -> list[RollupRow]:
+        if dimension not in ROLLUP_DIMENSIONS:
+            raise ValueError(f"no rollups by {dimension}")
+        first_hour = start_ms + (-start_ms % HOUR_MS)
+        last_hour = end_ms - end_ms % HOUR_MS
+        rows: list[dict[str, Any]] = []
+        if first_hour < last_hour:
+            rows += self._select(
+                "SELECT bucket, key, n, errors, calls, input_tokens, output_tokens, cost_usd, timed, "
+                "duration_ms FROM rollup:[$dim, $from, NONE]..[$dim, $to, NONE]",
+                {"dim": dimension, "from": first_hour, "to": last_hour},
+            )
+            edges = [(start_ms, first_hour), (last_hour, end_ms)]
+        else:
+            edges = [(start_ms, end_ms)]
+        for low, high in edges:
+            if low < high:
+                rows += self._select(_ROLLUP_EDGE.format(dim=dimension), {"from": low, "to": high})
+        return [
+            RollupRow(
+                bucket_ms=row["bucket"],
+                key=row.get("key"),
+                n=row["n"],
+                errors=row["errors"],
+                calls=row["calls"],
+                input_tokens=row["input_tokens"],
+                output_tokens=row["output_tokens"],
+                cost_usd=float(row["cost_usd"]),
+                timed=row["timed"],
+                duration_ms=float(row["duration_ms"]),
+            )
+            for row in rows
+        ]
 
 
 class _RetryableWrite(Exception):
