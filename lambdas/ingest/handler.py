@@ -562,14 +562,18 @@ def _prepare(event: dict[str, Any]) -> dict[str, Any]:
         raise BadRequest("request body is empty; send a JSON object", code="empty_body")
     content_type = httpbody.find_header(event.get("headers"), "content-type")
     httpbody.check_media_type(content_type[1] if content_type else None)
-    text = httpbody.decode_text(body, bool(event.get("isBase64Encoded")))
+    coding = httpbody.content_coding(event.get("headers"))
     limit = get_settings().max_body_bytes
+    text = httpbody.decode_body(body, bool(event.get("isBase64Encoded")), coding, limit)
     if len(text.encode()) > limit:
         raise PayloadTooLarge(f"request body is over {limit} bytes; split the batch", code="body_too_large")
     httpbody.require_object(text, _ARRAY_HINTS.get(event.get("path") or "", "send a JSON object"))
     headers = dict(event.get("headers") or {})
     if content_type:
         del headers[content_type[0]]
+    encoding = httpbody.find_header(headers, "content-encoding")
+    if encoding:
+        del headers[encoding[0]]  # the body handed on is decoded
     # The resolver only knows the exact spelling (and takes application/json-patch for JSON).
     headers["Content-Type"] = content_types.APPLICATION_JSON
     event.update(headers=headers, body=text, isBase64Encoded=False)

@@ -10,10 +10,11 @@ import base64
 import binascii
 import json
 import sys
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
-from vectadb.errors import BadRequest, UnsupportedMediaType, VectaError
+from vectadb.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, VectaError
 
 # RFC 8259 whitespace: what may come before the first value of a JSON text.
 _JSON_WHITESPACE = " \t\n\r"
@@ -59,17 +60,79 @@ def check_media_type(content_type: str | None) -> None:
         )
 
 
-def decode_text(body: str, is_base64: bool) -> str:
-    """The body as text. API Gateway hands binary bodies over in base64: they must be UTF-8."""
-    if not is_base64:
-        return body
+# Content codings a client may compress a body with (RFC 9110 §8.4.1), as API Gateway supports them.
+_CODINGS = {"gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate", "identity": None}
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def content_coding(headers: Mapping[str, str] | None) -> str | None:
+    """``gzip``, ``deflate`` or None (no coding, or ``identity``) from Content-Encoding; 415 else."""
+    found = find_header(headers, "content-encoding")
+    if found is None or not found[1].strip():
+        return None
+    value = found[1].strip().lower()
+    if value not in _CODINGS:
+        raise UnsupportedMediaType(
+            f"Content-Encoding {value[:40]} is not supported; send gzip, deflate or no encoding",
+            code="unsupported_encoding",
+        )
+    return _CODINGS[value]
+
+
+def is_compressed(raw: bytes, coding: str) -> bool:
+    """Whether the bytes are still coded: API Gateway may have decompressed them already (it does
+    for a request with Content-Encoding, and then passes the header on)."""
+    if coding == "gzip":
+        return raw[:2] == _GZIP_MAGIC
+    return len(raw) >= 2 and raw[0] & 0x0F == 8 and (raw[0] << 8 | raw[1]) % 31 == 0  # a zlib header
+
+
+def decompress(raw: bytes, coding: str, limit: int) -> bytes:
+    """The decoded body, at most ``limit`` bytes: a larger one (a decompression bomb among them) is
+    a 413 before it is ever whole in memory."""
+    decoder = zlib.decompressobj(wbits=31 if coding == "gzip" else 15)
     try:
-        raw = base64.b64decode(body, validate=True)
+        out = decoder.decompress(raw, limit + 1)
+        if len(out) > limit or decoder.unconsumed_tail:
+            raise PayloadTooLarge(
+                f"request body decompresses to more than {limit} bytes; split the batch",
+                code="body_too_large",
+            )
+        out += decoder.flush()
+    except zlib.error as exc:
+        raise BadRequest(
+            f"request body is not valid {coding} data ({exc}); send it as Content-Encoding says",
+            code="invalid_encoding",
+        ) from None
+    if not decoder.eof:
+        raise BadRequest(
+            f"request body is cut short: the {coding} stream does not end", code="invalid_encoding"
+        )
+    if len(out) > limit:
+        raise PayloadTooLarge(
+            f"request body decompresses to more than {limit} bytes; split the batch", code="body_too_large"
+        )
+    return out
+
+
+def decode_body(body: str, is_base64: bool, coding: str | None, limit: int) -> str:
+    """The body as text: base64 undone (API Gateway's way with binary bodies), then a content
+    coding that is still there, then UTF-8."""
+    if not is_base64:
+        return body  # text: never coded (API Gateway decompressed it, or nothing compressed it)
+    raw = decode_base64(body)
+    if coding is not None and is_compressed(raw, coding):
+        raw = decompress(raw, coding, limit)
+    return decode_utf8(raw)
+
+
+def decode_base64(body: str) -> bytes:
+    try:
+        return base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError):
         raise BadRequest(
             "request body is marked base64 but is not valid base64", code="invalid_base64"
         ) from None
-    return decode_utf8(raw)
 
 
 def decode_utf8(raw: bytes) -> str:

@@ -29,8 +29,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from vectadb.auth import generate_api_key
 from vectadb.config import LAMBDA_SYNC_PAYLOAD_BYTES
-from vectadb.errors import BadRequest, error_body
-from vectadb.httpbody import decode_utf8, find_header
+from vectadb.errors import VectaError, error_body
+from vectadb.httpbody import content_coding, decode_utf8, decompress, find_header
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -182,8 +182,12 @@ class LocalGateway:
                     return denied
                 authorizer_context = denied
             try:
+                if body is not None and (coding := content_coding(headers)) is not None:
+                    # API Gateway decompresses a body sent with Content-Encoding before the function
+                    # sees it (and refuses one that is not what the header says).
+                    body = decompress(body, coding, self.max_body_bytes)
                 text = decode_utf8(body) if body is not None else None
-            except BadRequest as exc:
+            except VectaError as exc:
                 # Refused rather than stored with U+FFFD in place of what the sender meant.
                 return _gateway_error(exc.status, exc.code, exc.message)
             event = rest_proxy_event(

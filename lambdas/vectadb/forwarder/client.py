@@ -8,6 +8,7 @@ reported, never dropped: the caller parks it in the dead-letter queue.
 from __future__ import annotations
 
 import email.utils
+import gzip
 import json
 import logging
 import random
@@ -20,6 +21,7 @@ import requests
 
 logger = logging.getLogger(__name__)
 
+GZIP_LEVEL = 6  # zlib's default: most of level 9's gain at a third of its time
 BATCH_PATH = "/api/v1/events/batch"
 USER_AGENT = "vectadb-parser/1"
 
@@ -122,7 +124,8 @@ class ApiClient:
 
     def _send_batch(self, encoded: list[str], deadline: float) -> SendResult:
         result = SendResult()
-        body = ('{"events":[' + ",".join(encoded) + "]}").encode()
+        # Compressed: agent events are repetitive JSON, ~10x smaller in gzip (API Gateway takes it).
+        body = gzip.compress(('{"events":[' + ",".join(encoded) + "]}").encode(), compresslevel=GZIP_LEVEL)
         refreshed_key = False
         attempt = 0
         reason = "no time left to deliver"
@@ -141,6 +144,7 @@ class ApiClient:
                     headers={
                         "Authorization": f"Bearer {self._api_key(False)}",
                         "Content-Type": "application/json",
+                        "Content-Encoding": "gzip",
                         "User-Agent": USER_AGENT,
                     },
                     timeout=(
