@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from vectadb.ingestion import IngestPolicy, ingest_batch
-from vectadb.stores.base import EventQuery, Position
+from vectadb.stores.base import EventQuery, Position, TraceQuery
 from vectadb.stores.surreal import SurrealStore
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -104,3 +104,58 @@ def test_events_stored_before_the_filter_keys_get_them(store: SurrealStore, poli
     for filters in ({"agent_id": "agent:0"}, {"session_id": "s1"}):
         for order in ("asc", "desc"):
             assert store.list_events(EventQuery(order=order, limit=100, **filters))  # type: ignore[arg-type]
+
+
+TRACE_FILTERS = [
+    ({}, ("idx_trace_sk", "idx_trace_rsk")),
+    ({"status": "completed"}, ("idx_trace_status_sk", "idx_trace_status_rsk")),
+    ({"agent_id": "agent:1"}, ("idx_trace_agent_sk", "idx_trace_agent_rsk")),
+    ({"session_id": "s2"}, ("idx_trace_session_sk", "idx_trace_session_rsk")),
+    ({"agent_id": "agent:1", "status": "running"}, ("idx_trace_status_sk", "idx_trace_status_rsk")),
+]
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+@pytest.mark.parametrize(("filters", "indexes"), TRACE_FILTERS, ids=[str(f) for f, _ in TRACE_FILTERS])
+def test_a_filtered_trace_page_is_one_range_scan_and_follows_status_changes(
+    recording: RecordingStore,
+    policy: IngestPolicy,
+    filters: dict[str, str],
+    indexes: tuple[str, str],
+    order: str,
+) -> None:
+    events = [
+        {
+            "timestamp": (T0 + timedelta(seconds=i)).isoformat(),
+            "event_type": "log",
+            "session_id": f"s{i}",
+            "agent_id": f"agent:{i % 2}",
+            "properties": {},
+        }
+        for i in range(12)
+    ]
+    ingest_batch(events, recording, policy, now=NOW)
+    # Half of the runs end: their traces move from running to completed, and so do their keys.
+    ends = [
+        {**e, "event_type": "agent_end", "timestamp": (T0 + timedelta(minutes=5)).isoformat()}
+        for e in events[::2]
+    ]
+    ingest_batch(ends, recording, policy, now=NOW)
+    page = recording.list_traces(TraceQuery(order=order, limit=50, **filters))  # type: ignore[arg-type]
+    assert _plan(recording)["index"] == indexes[order == "desc"]
+    expected = {
+        e["session_id"]
+        for i, e in enumerate(events)
+        if all(
+            {
+                "status": "completed" if i % 2 == 0 else "running",
+                "agent_id": e["agent_id"],
+                "session_id": e["session_id"],
+            }[k]
+            == v
+            for k, v in filters.items()
+        )
+    }
+    assert {t["session_id"] for t in page} == expected
+    starts = [t["start_time"] for t in page]
+    assert starts == sorted(starts, reverse=order == "desc")

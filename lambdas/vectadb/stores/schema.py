@@ -5,7 +5,7 @@ descending, ``tkey`` per trace) so that every listing is a single-field index ra
 stop at its page size; see ``surreal.py`` for why descending order needs a key of its own.
 """
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 ROLLUPS_SINCE = 7  # a store older than this has events whose rollups must be made once
 
 SCHEMA = """
@@ -103,6 +103,22 @@ DEFINE TABLE OVERWRITE stream_run SCHEMAFULL;
 DEFINE FIELD OVERWRITE marks ON stream_run TYPE array<string> DEFAULT [];
 DEFINE FIELD OVERWRITE updated_at ON stream_run TYPE datetime VALUE time::now();
 DEFINE INDEX OVERWRITE idx_stream_run_updated_at ON stream_run FIELDS updated_at;
+
+-- v8: a trace's sort key per documented filter of the trace listing, in both orders, kept by the
+-- engine from the trace's own fields on every write (its status changes as its run ends).
+DEFINE FIELD OVERWRITE status_sk ON agent_trace VALUE fn::filter_key($this.status, $this.sk);
+DEFINE FIELD OVERWRITE status_rsk ON agent_trace VALUE fn::filter_key($this.status, $this.rsk);
+DEFINE FIELD OVERWRITE agent_sk ON agent_trace VALUE fn::filter_key($this.agent_id, $this.sk);
+DEFINE FIELD OVERWRITE agent_rsk ON agent_trace VALUE fn::filter_key($this.agent_id, $this.rsk);
+DEFINE FIELD OVERWRITE session_sk ON agent_trace VALUE fn::filter_key($this.session_id, $this.sk);
+DEFINE FIELD OVERWRITE session_rsk ON agent_trace VALUE fn::filter_key($this.session_id, $this.rsk);
+DEFINE INDEX OVERWRITE idx_trace_status_sk ON agent_trace FIELDS status_sk;
+DEFINE INDEX OVERWRITE idx_trace_status_rsk ON agent_trace FIELDS status_rsk;
+DEFINE INDEX OVERWRITE idx_trace_agent_sk ON agent_trace FIELDS agent_sk;
+DEFINE INDEX OVERWRITE idx_trace_agent_rsk ON agent_trace FIELDS agent_rsk;
+DEFINE INDEX OVERWRITE idx_trace_session_sk ON agent_trace FIELDS session_sk;
+DEFINE INDEX OVERWRITE idx_trace_session_rsk ON agent_trace FIELDS session_rsk;
+UPDATE agent_trace SET status = status WHERE status_sk = NONE RETURN NONE;
 
 -- v7: per-hour rollups of the events, by dimension (event_type, agent_id, tool, model) and value,
 -- kept in the write transaction (new events only) and read by /stats. Record id: [dim, hour ms, value].

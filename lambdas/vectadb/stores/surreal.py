@@ -875,11 +875,19 @@ class SurrealStore:
         )[-1]
 
     def list_traces(self, query: TraceQuery) -> list[dict[str, Any]]:
-        ascending = query.order == "asc"
-        key = "sk" if ascending else "rsk"
-        index = "idx_session_id" if query.session_id else ("idx_trace_sk" if ascending else "idx_trace_rsk")
+        """One page: a range scan of the key of the most selective filter given (session, status,
+        agent; else start time alone), in the page's order; the other filters on top."""
+        order = "sk" if query.order == "asc" else "rsk"
+        if query.session_id:
+            key, prefix = f"session_{order}", filter_prefix(query.session_id)
+        elif query.status:
+            key, prefix = f"status_{order}", filter_prefix(query.status)
+        elif query.agent_id:
+            key, prefix = f"agent_{order}", filter_prefix(query.agent_id)
+        else:
+            key, prefix = order, ""
         filters = {"session_id": query.session_id, "agent_id": query.agent_id, "status": query.status}
-        return self._page("agent_trace", TRACE_FIELDS, key, index, "", query, filters)
+        return self._page("agent_trace", TRACE_FIELDS, key, f"idx_trace_{key}", prefix, query, filters)
 
     def _page(
         self,
