@@ -23,7 +23,7 @@ from vectadb.errors import StoreUnavailable, VectaError
 from vectadb.event_text import event_text
 from vectadb.models import to_millis
 from vectadb.stores.base import EventRecord
-from vectadb.stores.qdrant import ModelMismatch, QdrantIndex, VectorFilters
+from vectadb.stores.qdrant import ModelMismatch, VectorFilters, VectorIndex, open_vector_index
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class SemanticIndex:
     def __init__(
         self,
         embedder: Embedder | None,
-        index: QdrantIndex | None,
+        index: VectorIndex | None,
         problem: VectaError | None = None,
     ) -> None:
         self.embedder = embedder
@@ -132,7 +132,7 @@ class SemanticIndex:
                     settings.qdrant_api_key_secret_arn, max_age=settings.secret_max_age_seconds
                 )
             )
-        index = QdrantIndex(settings.qdrant_url, api_key=api_key, collection=settings.qdrant_collection)
+        index = open_vector_index(settings.qdrant_url, api_key=api_key, collection=settings.qdrant_collection)
         semantic = cls(embedder, index)
         semantic.check()
         return semantic
@@ -162,7 +162,7 @@ class SemanticIndex:
         self.problem = None
         return True
 
-    def ready(self) -> tuple[Embedder, QdrantIndex]:
+    def ready(self) -> tuple[Embedder, VectorIndex]:
         """The embedder and the index, or the error that says why they cannot be used."""
         if not self.check():
             raise self.problem or SemanticUnavailable("semantic search is not configured")

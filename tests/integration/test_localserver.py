@@ -175,7 +175,7 @@ def test_dev_server_persists_locks_and_stops_cleanly(tmp_path: Path) -> None:
         )
         assert created.status_code == 201
         assert created.json()["indexed"] is True
-        assert (tmp_path / ".vectadb" / "qdrant" / "journal.log").exists()
+        assert (tmp_path / ".vectadb" / "qdrant" / "shard").is_dir()  # the local vector engine, on disk
 
         # A second process on the same store is refused with a clear message.
         second = subprocess.run(

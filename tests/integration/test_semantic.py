@@ -18,7 +18,7 @@ from vectadb.embedding import Embedder
 from vectadb.ingestion import IngestPolicy, ingest_batch
 from vectadb.runtime import Runtime
 from vectadb.semantic import SemanticIndex
-from vectadb.stores.qdrant import ModelMismatch, QdrantIndex
+from vectadb.stores.qdrant import ModelMismatch, QdrantIndex, open_vector_index
 from vectadb.stores.surreal import SurrealStore
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
@@ -263,7 +263,7 @@ def test_semantic_search_can_be_turned_off(
 
 
 def test_reindex_command_on_a_local_store(tmp_path: Path, embedder: Embedder) -> None:
-    """The CLI against surrealkv + the journaled Qdrant: flags first, then a full rebuild."""
+    """The CLI against surrealkv + the local vector index: flags first, then a full rebuild."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("VECTADB_")},
         "PYTHONPATH": str(ROOT / "lambdas"),
@@ -290,8 +290,8 @@ def test_reindex_command_on_a_local_store(tmp_path: Path, embedder: Embedder) ->
     assert (run()["indexed"], run()["indexed"]) == (6, 0)
     rebuilt = run("--rebuild")
     assert (rebuilt["indexed"], rebuilt["remaining"], rebuilt["rebuilt"]) == (6, 0, True)
-    index = QdrantIndex(env["VECTADB_QDRANT_URL"])
-    assert index.count() == 6
+    index = open_vector_index(env["VECTADB_QDRANT_URL"])
+    assert index.mode == "edge" and index.count() == 6
     index.close()
 
 

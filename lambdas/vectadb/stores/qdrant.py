@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -73,6 +73,41 @@ class VectorFilters:
     agent_id: str | None = None
     start_ms: int | None = None
     end_ms: int | None = None
+
+
+class VectorIndex(Protocol):
+    """What the semantic layer asks of a vector index (Qdrant server or memory, or the local engine)."""
+
+    @property
+    def mode(self) -> str: ...
+
+    def metadata(self) -> dict[str, Any] | None: ...
+
+    def ensure_collection(self, identity: dict[str, Any]) -> None: ...
+
+    def rebuild(self, identity: dict[str, Any]) -> None: ...
+
+    def upsert(
+        self, event_ids: Sequence[str], vectors: np.ndarray, payloads: Sequence[dict[str, Any]]
+    ) -> None: ...
+
+    def delete(self, event_ids: Sequence[str]) -> None: ...
+
+    def delete_before(self, cutoff_ms: int) -> None: ...
+
+    def vector_of(self, event_id: str) -> np.ndarray | None: ...
+
+    def search(
+        self,
+        vector: np.ndarray,
+        limit: int,
+        filters: VectorFilters | None = None,
+        exclude_event_id: str | None = None,
+    ) -> list[tuple[str, float]]: ...
+
+    def count(self) -> int: ...
+
+    def close(self) -> None: ...
 
 
 class QdrantIndex:
@@ -140,11 +175,7 @@ class QdrantIndex:
                 return
         if current != identity:
             raise ModelMismatch(
-                f"the Qdrant collection '{self.collection}' holds vectors of {_describe(current)}, "
-                f"but this service embeds with {_describe(identity)}; vectors of two models cannot be "
-                "compared. Re-embed every event with the current model: POST /api/v1/reindex "
-                '{"rebuild": true}, or run `python -m vectadb.reindex --rebuild`; or configure the '
-                "model that made the collection.",
+                mismatch_message(f"the Qdrant collection '{self.collection}'", current, identity),
                 details={"collection": current, "configured": identity},
             )
 
@@ -309,8 +340,29 @@ class QdrantIndex:
             self._journal.close()
 
 
-def _describe(identity: dict[str, Any]) -> str:
+def describe_identity(identity: dict[str, Any]) -> str:
     return f"{identity.get('model')} ({identity.get('dim')}-dim, quantization {identity.get('quantization')})"
+
+
+def mismatch_message(where: str, current: dict[str, Any], identity: dict[str, Any]) -> str:
+    return (
+        f"{where} holds vectors of {describe_identity(current)}, but this service embeds with "
+        f"{describe_identity(identity)}; vectors of two models cannot be compared. Re-embed every "
+        'event with the current model: POST /api/v1/reindex {"rebuild": true}, or run '
+        "`python -m vectadb.reindex --rebuild`; or configure the model that made the collection."
+    )
+
+
+def open_vector_index(
+    location: str, *, api_key: str | None = None, collection: str = "events"
+) -> VectorIndex:
+    """The vector index at ``location``: a Qdrant server (http/https), qdrant-client in memory
+    (``:memory:``, tests), else a directory for the local on-disk engine (``qdrant_edge.py``)."""
+    if location == ":memory:" or location.startswith(("http://", "https://")):
+        return QdrantIndex(location, api_key=api_key, collection=collection)
+    from vectadb.stores.qdrant_edge import EdgeIndex
+
+    return EdgeIndex(location)
 
 
 def _filter(filters: VectorFilters | None, exclude_event_id: str | None) -> Any:
