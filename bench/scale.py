@@ -137,6 +137,24 @@ class Server:
         return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
+def open_times(workdir: Path) -> str:
+    """How long each store takes to open on its own (in this process), the server stopped."""
+    sys.path.insert(0, str(ROOT / "lambdas"))
+    from vectadb.stores.qdrant import open_vector_index
+    from vectadb.stores.surreal import SurrealStore
+
+    began = time.perf_counter()
+    store = SurrealStore(f"surrealkv://{workdir}/surreal")
+    store.ping()
+    surreal = time.perf_counter() - began
+    store.close()
+    began = time.perf_counter()
+    index = open_vector_index(str(workdir / "qdrant"))
+    vectors = time.perf_counter() - began
+    index.close()
+    return f"{surreal:.2f} s / {vectors:.2f} s"
+
+
 def timed(calls: int, call: Any) -> tuple[float, float]:
     times = []
     for _ in range(calls):
@@ -232,6 +250,7 @@ def main() -> None:
         _, peak = server.memory_mib()
         rows.append(("server memory: after ingest / peak after queries", f"{rss:.0f} MiB / {peak:.0f} MiB"))
         server.stop()
+        rows.append(("of a start: opening SurrealDB / the vector index", open_times(Path(tmp))))
         restart = server.start()
         rss_after_restart, _ = server.memory_mib()
         rows.append(
