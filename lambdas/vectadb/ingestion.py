@@ -276,6 +276,33 @@ def _store(
     return _Stored(results, kept, refused)
 
 
+def _embed_first(
+    records: list[tuple[int, EventRecord]],
+    store: EventStore,
+    semantic: SemanticIndex,
+    deadline: float | None,
+) -> tuple[list[tuple[int, EventRecord]], set[str]]:
+    """Embed the events that are not stored yet before writing them, so that each is written once,
+    already flagged ``indexed``: a flag update after the write rewrote every new event and its
+    index entries. A vector whose event then fails to be written is harmless: search skips hits
+    without an event, and the retry upserts the same point."""
+    unique: dict[str, EventRecord] = {}
+    for _, record in records:
+        unique.setdefault(record.event_id, record)
+    try:
+        stored = store.existing_ids(list(unique))
+        fresh = [record for event_id, record in unique.items() if event_id not in stored]
+        targets = [IndexTarget.from_record(record) for record in fresh]
+        done = set(semantic.index_events(targets, deadline)) if targets else set()
+    except VectaError as exc:  # a known state: Qdrant down, another model's collection
+        logger.warning("vectors not written (%s); the new events stay flagged for reindex", exc.code)
+        return records, set()
+    except Exception:  # the events are still stored; reindex catches up on the vectors
+        logger.exception("the vector step failed; the new events stay flagged for reindex")
+        return records, set()
+    return [(index, replace(r, indexed=True) if r.event_id in done else r) for index, r in records], done
+
+
 def _index(
     results: list[ItemResult],
     records: Mapping[str, EventRecord],
@@ -283,16 +310,23 @@ def _index(
     store: EventStore,
     semantic: SemanticIndex,
     deadline: float | None,
+    embedded: set[str] | None = None,
 ) -> list[ItemResult]:
-    """Embed the new events, and redelivered ones that never got a vector; flag what is indexed."""
+    """Embed the new events (unless ``embedded`` before the write), and redelivered ones that never
+    got a vector; flag what is indexed."""
+    embedded = embedded or set()
     accepted = [r for r in results if isinstance(r, Accepted)]
     new_ids = {a.event_id for a in accepted if not a.duplicate or a.replaced}  # replaced: embedded anew
-    targets = [IndexTarget.from_record(records[event_id]) for event_id in new_ids]
-    indexed: set[str] = set()
+    targets = [IndexTarget.from_record(records[event_id]) for event_id in new_ids - embedded]
+    indexed: set[str] = new_ids & embedded
+    conflicting = {a.event_id for a in accepted if a.conflict}
     for event_id, event in kept.items():
         if event_id in new_ids:
             continue
-        if event["indexed"]:
+        if event_id in embedded and event_id in conflicting:
+            # Another copy was stored first, and this one's vector went in: the stored copy's again.
+            targets.append(IndexTarget.from_stored(event))
+        elif event["indexed"]:
             indexed.add(event_id)
         else:
             targets.append(IndexTarget.from_stored(event))  # as stored, not as redelivered
@@ -361,16 +395,18 @@ def ingest_event(
     replace: bool = False,
 ) -> Accepted:
     attribution = attribute_to_runs([event], store, policy.terminal_event_types)
-    ((_, record),) = inherit_models(
-        [(0, to_record(attribution.events[0], policy, now or datetime.now(UTC)))], store
-    )
+    records = inherit_models([(0, to_record(attribution.events[0], policy, now or datetime.now(UTC)))], store)
+    embedded: set[str] = set()
+    if semantic is not None and semantic.configured and not replace:
+        records, embedded = _embed_first(records, store, semantic, deadline)
+    ((_, record),) = records
     stored = _store([(0, record)], store, policy, replace)
     _end_runs(attribution, store)
     if record.event_id in stored.refused:
         raise stored.refused[record.event_id]
     results = stored.results
     if semantic is not None and semantic.configured:
-        results = _index(results, {record.event_id: record}, stored.kept, store, semantic, deadline)
+        results = _index(results, {record.event_id: record}, stored.kept, store, semantic, deadline, embedded)
     result = results[0]
     assert isinstance(result, Accepted)  # a refusal was raised above
     return result
@@ -414,6 +450,9 @@ def ingest_batch(
     if not records:
         return sorted(rejected, key=lambda result: result.index)
     records = inherit_models(records, store)
+    embedded: set[str] = set()
+    if semantic is not None and semantic.configured and not replace:
+        records, embedded = _embed_first(records, store, semantic, deadline)
     stored = _store(records, store, policy, replace)
     _end_runs(attribution, store)
     results = stored.results
@@ -421,5 +460,5 @@ def ingest_batch(
         first_copies: dict[str, EventRecord] = {}
         for _, record in records:
             first_copies.setdefault(record.event_id, record)
-        results = _index(results, first_copies, stored.kept, store, semantic, deadline)
+        results = _index(results, first_copies, stored.kept, store, semantic, deadline, embedded)
     return sorted([*results, *rejected], key=lambda result: result.index)

@@ -33,6 +33,7 @@ class EventRecord:
     source: dict[str, Any] | None
     is_error: bool
     status_rank: int  # what this event does to its trace's status (0: nothing)
+    indexed: bool = False  # its vector is in the index already (embedded before the write)
 
 
 def named_model(properties: Mapping[str, Any]) -> str | None:
@@ -124,6 +125,10 @@ class EventStore(Protocol):
     def get_events(self, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
 
     def mark_indexed(self, event_ids: Sequence[str]) -> None: ...
+
+    def existing_ids(self, event_ids: Sequence[str]) -> set[str]:
+        """The ids among ``event_ids`` that are stored (fetched by record id, no scan)."""
+        ...
 
     def unindexed_events(self, limit: int) -> list[dict[str, Any]]: ...
 

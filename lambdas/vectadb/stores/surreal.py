@@ -129,7 +129,8 @@ BEGIN TRANSACTION;
 LET $new = (INSERT IGNORE INTO agent_event (
     SELECT type::thing('agent_event', k) AS id, trace_id, session_id, agent_id, parent_event_id,
         event_type, time::from::millis(ms) AS timestamp, properties, properties_json, source,
-        is_error, sk, rsk, tkey, trace_rsk, type_sk, type_rsk, agent_sk, agent_rsk, session_sk, session_rsk
+        is_error, indexed, sk, rsk, tkey, trace_rsk, type_sk, type_rsk, agent_sk, agent_rsk, session_sk,
+        session_rsk
     FROM $rows
 ) RETURN VALUE record::id(id));
 LET $all_new = array::len($new) = array::len($rows);
@@ -396,6 +397,7 @@ def _event_row(ev: EventRecord) -> dict[str, Any]:
         "properties_json": properties_json,
         "source": ev.source,
         "is_error": ev.is_error,
+        "indexed": ev.indexed,
         # Only read to recount traces after a partial redelivery.
         "rank": ev.status_rank,
         "end_ms": ev.timestamp_ms if ev.status_rank else 0,
@@ -799,6 +801,15 @@ class SurrealStore:
             {"ids": list(event_ids)},
         )
         return {row["event_id"]: row for row in _readable(rows)}
+
+    def existing_ids(self, event_ids: Sequence[str]) -> set[str]:
+        if not event_ids:
+            return set()
+        rows = self._select(
+            "SELECT VALUE record::id(id) FROM array::map($ids, |$k| type::thing('agent_event', $k))",
+            {"ids": list(event_ids)},
+        )
+        return {row for row in rows if isinstance(row, str)}
 
     def mark_indexed(self, event_ids: Sequence[str]) -> None:
         if event_ids:
