@@ -10,8 +10,8 @@ content differs, is a duplicate that changes nothing, and its result names the f
 
 A log-derived event without a session joins the run open in its log stream (``runs.py``).
 
-The vector step comes after the write and never fails a request: events it could not index stay
-flagged for reindex.
+The vector step never fails a request: events it could not index stay flagged for reindex. New
+events are embedded before the write (``_embed_first``), so that each is written once, flagged.
 """
 
 from __future__ import annotations
