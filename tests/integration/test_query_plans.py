@@ -159,3 +159,17 @@ def test_a_filtered_trace_page_is_one_range_scan_and_follows_status_changes(
     assert {t["session_id"] for t in page} == expected
     starts = [t["start_time"] for t in page]
     assert starts == sorted(starts, reverse=order == "desc")
+
+
+def test_the_seed_s_single_field_indexes_go_on_upgrade(store: SurrealStore, policy: IngestPolicy) -> None:
+    ingest_batch(_events(20), store, policy, now=NOW)
+    store._run(
+        "DEFINE INDEX idx_event_type ON agent_event FIELDS event_type;"
+        "DEFINE INDEX idx_agent_id ON agent_event FIELDS agent_id;"
+        "UPDATE schema_meta:vectadb SET version = 8 RETURN NONE;"
+    )
+    store.ensure_schema()
+    indexes = set(store._run("INFO FOR TABLE agent_event")[-1]["indexes"])
+    assert not indexes & {"idx_event_type", "idx_session_id", "idx_agent_id"}
+    assert {"idx_event_type_rsk", "idx_timestamp", "idx_trace_id"} <= indexes
+    assert len(store.list_events(EventQuery(event_type="rare", limit=100))) == 6

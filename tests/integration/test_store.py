@@ -24,9 +24,9 @@ def test_schema_is_applied_once_and_versioned() -> None:
         assert {
             "idx_trace_id",
             "idx_timestamp",
-            "idx_event_type",
-            "idx_session_id",
-            "idx_agent_id",
+            "idx_event_type_sk",
+            "idx_event_session_rsk",
+            "idx_event_agent_sk",
         } <= set(info["indexes"])
         trace_info = store._run("INFO FOR TABLE agent_trace")[-1]
         assert {"idx_session_id", "idx_start_time"} <= set(trace_info["indexes"])
