@@ -132,6 +132,8 @@ def stats(
     out = []
     for key in sorted(buckets, key=lambda k: (k is None, k or "")):
         sums = buckets[key]
+        if sums["n"] == 0:
+            continue  # a value whose events all fell outside the window
         out.append(
             {
                 "key": key,

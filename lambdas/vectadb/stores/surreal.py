@@ -939,34 +939,71 @@ class SurrealStore:
             raise ValueError(f"no rollups by {dimension}")
         first_hour = start_ms + (-start_ms % HOUR_MS)
         last_hour = end_ms - end_ms % HOUR_MS
-        rows: list[dict[str, Any]] = []
+        rows: list[RollupRow] = []
         if first_hour < last_hour:
-            rows += self._select(
-                "SELECT bucket, key, n, errors, calls, input_tokens, output_tokens, cost_usd, timed, "
-                "duration_ms FROM rollup:[$dim, $from, NONE]..[$dim, $to, NONE]",
-                {"dim": dimension, "from": first_hour, "to": last_hour},
-            )
+            rows += self._hours(dimension, first_hour, last_hour)
             edges = [(start_ms, first_hour), (last_hour, end_ms)]
         else:
             edges = [(start_ms, end_ms)]
         for low, high in edges:
-            if low < high:
-                rows += self._select(_ROLLUP_EDGE.format(dim=dimension), {"from": low, "to": high})
+            if low >= high:
+                continue
+            hour = low - low % HOUR_MS
+            if high - low <= HOUR_MS // 2 or high > hour + HOUR_MS:
+                rows += self._events_summed(dimension, low, high)
+            else:
+                # Most of an hour: its rollup, less the events of the part outside the window
+                # (never more than half an hour of events is read).
+                rows += self._hours(dimension, hour, hour + HOUR_MS)
+                for outside in ((hour, low), (high, hour + HOUR_MS)):
+                    if outside[0] < outside[1]:
+                        rows += [_negated(row) for row in self._events_summed(dimension, *outside)]
+        return rows
+
+    def _hours(self, dimension: str, first_hour: int, end_hour: int) -> list[RollupRow]:
         return [
-            RollupRow(
-                bucket_ms=row["bucket"],
-                key=row.get("key"),
-                n=row["n"],
-                errors=row["errors"],
-                calls=row["calls"],
-                input_tokens=row["input_tokens"],
-                output_tokens=row["output_tokens"],
-                cost_usd=float(row["cost_usd"]),
-                timed=row["timed"],
-                duration_ms=float(row["duration_ms"]),
+            _rollup_row(row)
+            for row in self._select(
+                "SELECT bucket, key, n, errors, calls, input_tokens, output_tokens, cost_usd, timed, "
+                "duration_ms FROM rollup:[$dim, $from, NONE]..[$dim, $to, NONE]",
+                {"dim": dimension, "from": first_hour, "to": end_hour},
             )
-            for row in rows
         ]
+
+    def _events_summed(self, dimension: str, start_ms: int, end_ms: int) -> list[RollupRow]:
+        rows = self._select(_ROLLUP_EDGE.format(dim=dimension), {"from": start_ms, "to": end_ms})
+        return [_rollup_row(row) for row in rows]
+
+
+def _rollup_row(row: Mapping[str, Any]) -> RollupRow:
+    return RollupRow(
+        bucket_ms=row["bucket"],
+        key=row.get("key"),
+        n=row["n"],
+        errors=row["errors"],
+        calls=row["calls"],
+        input_tokens=row["input_tokens"],
+        output_tokens=row["output_tokens"],
+        cost_usd=float(row["cost_usd"]),
+        timed=row["timed"],
+        duration_ms=float(row["duration_ms"]),
+    )
+
+
+def _negated(row: RollupRow) -> RollupRow:
+    """Sums to take away (the part of an hour outside a window)."""
+    return RollupRow(
+        row.bucket_ms,
+        row.key,
+        -row.n,
+        -row.errors,
+        -row.calls,
+        -row.input_tokens,
+        -row.output_tokens,
+        -row.cost_usd,
+        -row.timed,
+        -row.duration_ms,
+    )
 
 
 class _RetryableWrite(Exception):
