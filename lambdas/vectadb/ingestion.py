@@ -215,6 +215,14 @@ class _Stored:
     refused: dict[str, StoreRejected]
 
 
+def _first_copies(records: list[tuple[int, EventRecord]]) -> dict[str, EventRecord]:
+    """Each id's first copy in the batch: the one that is written."""
+    unique: dict[str, EventRecord] = {}
+    for _, record in records:
+        unique.setdefault(record.event_id, record)
+    return unique
+
+
 def _store(
     records: list[tuple[int, EventRecord]], store: EventStore, policy: IngestPolicy, replace: bool
 ) -> _Stored:
@@ -223,9 +231,7 @@ def _store(
     With ``replace``, a stored event whose new copy differs takes that copy (an explicit re-parse);
     within one batch, the first copy of an id is the one written.
     """
-    unique: dict[str, EventRecord] = {}
-    for _, record in records:
-        unique.setdefault(record.event_id, record)
+    unique = _first_copies(records)
     new_ids, refused = _write_isolating(list(unique.values()), store)
     if refused:
         logger.warning("the store refused %d of %d events; the others are stored", len(refused), len(unique))
@@ -286,9 +292,7 @@ def _embed_first(
     already flagged ``indexed``: a flag update after the write rewrote every new event and its
     index entries. A vector whose event then fails to be written is harmless: search skips hits
     without an event, and the retry upserts the same point."""
-    unique: dict[str, EventRecord] = {}
-    for _, record in records:
-        unique.setdefault(record.event_id, record)
+    unique = _first_copies(records)
     try:
         stored = store.existing_ids(list(unique))
         fresh = [record for event_id, record in unique.items() if event_id not in stored]
@@ -348,8 +352,8 @@ def inherit_models(
     run's header, the call's span): from this batch, else from the stored trace. Marked
     ``model_inferred``. The parser does the same within a delivery; this carries it across them."""
     needy = [
-        record
-        for _, record in records
+        position
+        for position, (_, record) in enumerate(records)
         if record.event_type == "llm_call" and record.trace_id and not record.properties.get("model")
     ]
     if not needy:
@@ -366,16 +370,17 @@ def inherit_models(
         earlier = [model for ms, model in named.get(record.trace_id or "", ()) if ms <= record.timestamp_ms]
         return earlier[-1] if earlier else None
 
-    stored = store.trace_models(sorted({r.trace_id for r in needy if r.trace_id and in_batch(r) is None}))
-    result = []
-    for index, record in records:
-        if record in needy:
-            model = in_batch(record) or stored.get(record.trace_id or "")
-            if model is not None:
-                record = replace(
-                    record, properties={**record.properties, "model": model, "model_inferred": True}
-                )
-        result.append((index, record))
+    from_batch = {position: in_batch(records[position][1]) for position in needy}
+    stored = store.trace_models(
+        sorted({records[p][1].trace_id or "" for p, model in from_batch.items() if model is None})
+    )
+    result = list(records)
+    for position, model in from_batch.items():
+        index, record = records[position]
+        model = model or stored.get(record.trace_id or "")
+        if model is not None:
+            properties = {**record.properties, "model": model, "model_inferred": True}
+            result[position] = (index, replace(record, properties=properties))
     return result
 
 
@@ -383,6 +388,32 @@ def _end_runs(attribution: Attribution, store: EventStore) -> None:
     """Runs that the next run of their stream ended are completed, unless something failed them."""
     if attribution.ended_sessions:
         store.complete_traces([trace_id_for_session(session) for session in attribution.ended_sessions])
+
+
+def _write_and_index(
+    records: list[tuple[int, EventRecord]],
+    attribution: Attribution,
+    store: EventStore,
+    policy: IngestPolicy,
+    semantic: SemanticIndex | None,
+    deadline: float | None,
+    replace: bool,
+) -> tuple[_Stored, list[ItemResult]]:
+    """What follows validation, for one event or a batch: models inherited, new events embedded,
+    the write, the runs it ended, the vectors still owed."""
+    records = inherit_models(records, store)
+    semantic_on = semantic is not None and semantic.configured
+    embedded: set[str] = set()
+    if semantic_on and not replace:
+        assert semantic is not None
+        records, embedded = _embed_first(records, store, semantic, deadline)
+    stored = _store(records, store, policy, replace)
+    _end_runs(attribution, store)
+    results = stored.results
+    if semantic_on:
+        assert semantic is not None
+        results = _index(results, _first_copies(records), stored.kept, store, semantic, deadline, embedded)
+    return stored, results
 
 
 def ingest_event(
@@ -395,18 +426,10 @@ def ingest_event(
     replace: bool = False,
 ) -> Accepted:
     attribution = attribute_to_runs([event], store, policy.terminal_event_types)
-    records = inherit_models([(0, to_record(attribution.events[0], policy, now or datetime.now(UTC)))], store)
-    embedded: set[str] = set()
-    if semantic is not None and semantic.configured and not replace:
-        records, embedded = _embed_first(records, store, semantic, deadline)
-    ((_, record),) = records
-    stored = _store([(0, record)], store, policy, replace)
-    _end_runs(attribution, store)
+    record = to_record(attribution.events[0], policy, now or datetime.now(UTC))
+    stored, results = _write_and_index([(0, record)], attribution, store, policy, semantic, deadline, replace)
     if record.event_id in stored.refused:
         raise stored.refused[record.event_id]
-    results = stored.results
-    if semantic is not None and semantic.configured:
-        results = _index(results, {record.event_id: record}, stored.kept, store, semantic, deadline, embedded)
     result = results[0]
     assert isinstance(result, Accepted)  # a refusal was raised above
     return result
@@ -449,16 +472,5 @@ def ingest_batch(
             )
     if not records:
         return sorted(rejected, key=lambda result: result.index)
-    records = inherit_models(records, store)
-    embedded: set[str] = set()
-    if semantic is not None and semantic.configured and not replace:
-        records, embedded = _embed_first(records, store, semantic, deadline)
-    stored = _store(records, store, policy, replace)
-    _end_runs(attribution, store)
-    results = stored.results
-    if semantic is not None and semantic.configured:
-        first_copies: dict[str, EventRecord] = {}
-        for _, record in records:
-            first_copies.setdefault(record.event_id, record)
-        results = _index(results, first_copies, stored.kept, store, semantic, deadline, embedded)
+    _, results = _write_and_index(records, attribution, store, policy, semantic, deadline, replace)
     return sorted([*results, *rejected], key=lambda result: result.index)

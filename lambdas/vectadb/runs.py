@@ -47,10 +47,6 @@ class RunMark:
     kind: int  # FAILS, ENDS or STARTS
     session_id: str
 
-    @property
-    def opens(self) -> bool:
-        return self.kind == STARTS
-
 
 class RunMarkStore(Protocol):
     def stream_marks(self, streams: Sequence[str]) -> dict[str, list[RunMark]]:

@@ -438,6 +438,10 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _rollup_fields(ev: EventRecord) -> dict[str, Any]:
     """What the event adds to the rollups, as fn::rollup_row (schema.py) makes it from a stored
     event for a rebuild: computed here because the function costs ~0.1 ms a row inside the write
@@ -452,10 +456,8 @@ def _rollup_fields(ev: EventRecord) -> dict[str, Any]:
         "model": model if isinstance(model, str) else None,
         "err": int(ev.is_error),
         "call": int(ev.event_type in ("tool_call", "llm_call")),
-        "in_tok": input_tokens if isinstance(input_tokens, int) and not isinstance(input_tokens, bool) else 0,
-        "out_tok": output_tokens
-        if isinstance(output_tokens, int) and not isinstance(output_tokens, bool)
-        else 0,
+        "in_tok": input_tokens if _is_int(input_tokens) else 0,
+        "out_tok": output_tokens if _is_int(output_tokens) else 0,
         "cost": float(cost) if _is_number(cost) else 0.0,
         "timed": int(timed),
         "duration": float(duration) if timed else 0.0,
