@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from vectadb.logparse.parser import Delivery, LogParser, ParserOptions
-from vectadb.logparse.redaction import Redactor
+from vectadb.logparse.redaction import Redactor, _Compiled
 from vectadb.logparse.rules import RulesError, default_rules, load_rules, parse_rules
 from vectadb.logparse.times import parse_log_time
 
@@ -838,6 +838,37 @@ def test_redaction_patterns() -> None:
         '{"headers": {"Authorization": "[REDACTED:secret]"}, "list": ["[REDACTED:email]"], "token": [REDACTED:secret]}'
     )
     assert redactor.text("max_tokens: 256, input_tokens=12") == "max_tokens: 256, input_tokens=12"
+
+
+def test_trigger_words_and_gates_change_only_the_speed_of_redaction() -> None:
+    """Every builtin rule run on every line (no trigger words, no gates) redacts exactly what the
+    gated redactor does, over every line that the real agent libraries printed and secrets of
+    every kind written in several cases and separators."""
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    from vectadb.logparse.redaction import BUILTIN_RULES
+
+    ungated = Redactor()
+    ungated._rules = [
+        _Compiled(dataclasses.replace(rule, triggers=(), gate=None)) for rule in BUILTIN_RULES
+    ]
+    ungated._words, ungated._ungated = (), ungated._rules
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "agent_logs"
+    lines = [
+        record["text"]
+        for capture in sorted(fixtures.glob("*/capture.json"))
+        for record in json.loads(capture.read_text())["records"]
+    ]
+    for key in ("API_KEY", "x-api-key", "Refresh_Token", "client-secret", "PASSWD", "Private_Key"):
+        for separator in ("=", ": ", '": "', "'='"):
+            lines.append(f"calling with {key}{separator}s3cr3t-value-42 and prompt_tokens=12")
+    assert len(lines) > 5000
+    gated = Redactor()
+    for line in lines:
+        assert gated.text(line) == ungated.text(line), line
+    assert gated.count == ungated.count > 0
 
 
 def test_a_langchain_debug_block_gives_the_model_and_its_usage() -> None:
