@@ -14,17 +14,35 @@ from typing import Any
 
 import orjson
 
-_LONG_INTEGER = re.compile(r"\d{19}")  # 2**63 has 19 digits: shorter integers fit orjson exactly
+# orjson reads an integer beyond 64 bits as a float; such an integer has at least 19 digits.
+_LONG_INTEGER = re.compile(r"[1-9][0-9]{18}")
 
 
 def loads(text: str) -> Any:
     """``json.loads``, faster; raises ``ValueError`` on what is not JSON."""
-    if _LONG_INTEGER.search(text) is None:
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass  # NaN, a lone surrogate, ... or not JSON: the standard library decides
-    return json.loads(text)
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)  # NaN, a lone surrogate, ... or not JSON: the standard library decides
+    # Looking for a float in the value is several times cheaper than scanning every text for a
+    # long integer; only a text that gave a float can hold one.
+    if _holds_float(value) and _LONG_INTEGER.search(text) is not None:
+        return json.loads(text)
+    return value
+
+
+def _holds_float(value: Any) -> bool:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is float:
+            return True
+        if kind is dict:
+            pending.extend(item.values())
+        elif kind is list:
+            pending.extend(item)
+    return False
 
 
 def dumps(value: Any) -> bytes:

@@ -851,9 +851,7 @@ def test_trigger_words_and_gates_change_only_the_speed_of_redaction() -> None:
     from vectadb.logparse.redaction import BUILTIN_RULES
 
     ungated = Redactor()
-    ungated._rules = [
-        _Compiled(dataclasses.replace(rule, triggers=(), gate=None)) for rule in BUILTIN_RULES
-    ]
+    ungated._rules = [_Compiled(dataclasses.replace(rule, triggers=(), gate=None)) for rule in BUILTIN_RULES]
     ungated._words, ungated._ungated = (), ungated._rules
     fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "agent_logs"
     lines = [

@@ -79,7 +79,6 @@ class _Compiled:
         self.gate = re.compile(rule.gate) if rule.gate else None
 
 
-
 class Redactor:
     def __init__(self, extra: Iterable[RedactionRule] = ()) -> None:
         self._rules = [_Compiled(rule) for rule in (*BUILTIN_RULES, *extra)]
