@@ -816,6 +816,28 @@ def test_log_times(value: object, ms: int | None) -> None:
     assert parse_log_time(value) == ms
 
 
+def test_log_times_read_in_c_equal_the_pattern_reading() -> None:
+    """The fast path (datetime.fromisoformat) gives, for every shape it reads, what the pattern's
+    own arithmetic gives: same zone handling, fractions cut (not rounded) to the millisecond."""
+    from vectadb.logparse.times import _ISO, _from_groups
+
+    shapes = [
+        f"2026-{month:02d}-07{sep}17:04:0{second}{fraction}{zone}"
+        for month in (1, 7, 12)
+        for sep in ("T", " ")
+        for second in (0, 9)
+        for fraction in ("", ".1", ",12", ".123", ",1234", ".999999", ".9999999", ".123456789")
+        for zone in ("", "Z", "z", "+00:00", "+0000", "-0530", "+05:30", " Z", " +0100")
+    ]
+    read = 0
+    for text in shapes:
+        match = _ISO.match(text)
+        assert match is not None, text
+        assert parse_log_time(text) == _from_groups(match), text
+        read += 1
+    assert read == len(shapes) == 864
+
+
 def test_redaction_patterns() -> None:
     redactor = Redactor()
     cases = {
@@ -852,7 +874,7 @@ def test_trigger_words_and_gates_change_only_the_speed_of_redaction() -> None:
 
     ungated = Redactor()
     ungated._rules = [_Compiled(dataclasses.replace(rule, triggers=(), gate=None)) for rule in BUILTIN_RULES]
-    ungated._words, ungated._ungated = (), ungated._rules
+    ungated._words_lower = ungated._words_as_is = ()
     fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "agent_logs"
     lines = [
         record["text"]

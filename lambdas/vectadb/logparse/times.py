@@ -36,16 +36,21 @@ def parse_log_time(value: object) -> int | None:
     text = value.strip()
     if text.isdigit():
         return parse_log_time(int(text))
-    if len(text) >= 20 and text[10] == "T" and text[-1] == "Z":
-        try:  # the common case, in C: 2026-01-07T17:00:00.123Z
-            # Cut to the millisecond, not rounded, as CloudWatch's own timestamps are: a line of
-            # 10:00:00.9996 happened in that millisecond, not the next.
-            return (datetime.fromisoformat(text) - _EPOCH) // _MILLISECOND
-        except ValueError:
-            pass
     match = _ISO.match(text)
     if match is None:
         return None
+    try:  # in C, for every shape the pattern admits that Python's own parser reads
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        pass  # a lower-case z, a space before the zone, a leap second, ...
+    else:
+        # Cut to the millisecond, not rounded, as CloudWatch's own timestamps are: a line of
+        # 10:00:00.9996 happened in that millisecond, not the next.
+        return (moment.replace(tzinfo=moment.tzinfo or UTC) - _EPOCH) // _MILLISECOND
+    return _from_groups(match)
+
+
+def _from_groups(match: re.Match[str]) -> int | None:
     year, month, day, hour, minute, second, fraction, zone = match.groups()
     try:
         moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=UTC)
