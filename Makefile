@@ -52,7 +52,7 @@ destroy: $(CDK)
 ## Start the local API on http://127.0.0.1:8080 with embedded stores under ./.vectadb/,
 ## and feed the demo agents' logs through the parser so that there are traces to look at
 dev: $(STAMP) $(MODEL)
-	$(BIN)/python -m vectadb.localserver --demo lambdas/parser/demo
+	$(BIN)/python -m vectadb.local.server --demo lambdas/parser/demo
 
 ## Lint, then run the whole test suite (pytest's exit code 5, "no tests collected", is reported, not hidden)
 test: $(STAMP) $(MODEL) $(LAYERS) $(CDK) lint

@@ -303,7 +303,7 @@ def main() -> None:
 
     source = resolve_source(args.forwarder_src, args.ref)
     bench = load_parse_bench()  # before the forwarder goes first on sys.path
-    from vectadb.forwarder.cloudwatch import decoded_delivery, encode
+    from vectadb.local.cloudwatch import decoded_delivery, encode
 
     ensure_requests_futures()
     for name in FORWARDER_ENV_UNSET:

@@ -36,14 +36,14 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 from ingest.handler import handler  # noqa: E402
-from vectadb.config import Settings  # noqa: E402
-from vectadb.embedding import Embedder  # noqa: E402
-from vectadb.event_text import event_text  # noqa: E402
-from vectadb.ingestion import IngestPolicy  # noqa: E402
-from vectadb.localserver import LocalContext, rest_proxy_event  # noqa: E402
-from vectadb.runtime import Runtime, set_runtime  # noqa: E402
-from vectadb.semantic import SemanticIndex  # noqa: E402
-from vectadb.stores.qdrant import QdrantIndex  # noqa: E402
+from vectadb.core.config import Settings  # noqa: E402
+from vectadb.core.event_text import event_text  # noqa: E402
+from vectadb.local.server import LocalContext, rest_proxy_event  # noqa: E402
+from vectadb.semantic.embedder import Embedder  # noqa: E402
+from vectadb.semantic.index import SemanticIndex  # noqa: E402
+from vectadb.semantic.vector_index import QdrantIndex  # noqa: E402
+from vectadb.service.api_runtime import Runtime, set_runtime  # noqa: E402
+from vectadb.service.ingestion import IngestPolicy  # noqa: E402
 from vectadb.stores.surreal import SurrealStore  # noqa: E402
 
 MODEL_DIR = Path(os.environ.get("VECTADB_MODEL_DIR") or ROOT / "build" / "model")
@@ -185,8 +185,8 @@ import time
 t0 = time.perf_counter()
 import ingest.handler
 t1 = time.perf_counter()
-from vectadb.config import Settings
-from vectadb.runtime import Runtime
+from vectadb.core.config import Settings
+from vectadb.service.api_runtime import Runtime
 runtime = Runtime.from_settings(Settings(surreal_url="mem://", qdrant_url=":memory:", model_dir=MODEL_DIR))
 t2 = time.perf_counter()
 runtime.semantic.embedder.warm_up()

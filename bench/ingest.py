@@ -36,13 +36,13 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 from surrealdb import RecordID  # noqa: E402
 
 from ingest.handler import handler  # noqa: E402
-from vectadb.config import Settings  # noqa: E402
-from vectadb.ids import event_id_for  # noqa: E402
-from vectadb.ingestion import IngestPolicy, to_record  # noqa: E402
-from vectadb.localserver import LocalContext, rest_proxy_event  # noqa: E402
-from vectadb.models import EventIn  # noqa: E402
-from vectadb.runtime import Runtime, set_runtime  # noqa: E402
-from vectadb.semantic import SemanticIndex  # noqa: E402
+from vectadb.core.config import Settings  # noqa: E402
+from vectadb.core.ids import event_id_for  # noqa: E402
+from vectadb.core.models import EventIn  # noqa: E402
+from vectadb.local.server import LocalContext, rest_proxy_event  # noqa: E402
+from vectadb.semantic.index import SemanticIndex  # noqa: E402
+from vectadb.service.api_runtime import Runtime, set_runtime  # noqa: E402
+from vectadb.service.ingestion import IngestPolicy, to_record  # noqa: E402
 from vectadb.stores.surreal import SurrealStore, _event_row  # noqa: E402
 
 POLICY = IngestPolicy.from_settings(Settings(surreal_url="mem://"))

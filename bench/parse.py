@@ -27,7 +27,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1] / "lambdas")
 
 from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent  # noqa: E402
 
-from vectadb.forwarder.cloudwatch import decoded_delivery, encode  # noqa: E402
+from vectadb.local.cloudwatch import decoded_delivery, encode  # noqa: E402
 from vectadb.logparse.parser import Delivery, LogParser  # noqa: E402
 from vectadb.logparse.rules import default_rules  # noqa: E402
 

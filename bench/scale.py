@@ -105,7 +105,7 @@ class Server:
     def start(self) -> float:
         began = time.perf_counter()
         self.process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-            [sys.executable, "-m", "vectadb.localserver", "--port", str(self.port)],
+            [sys.executable, "-m", "vectadb.local.server", "--port", str(self.port)],
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -140,7 +140,7 @@ class Server:
 def open_times(workdir: Path) -> str:
     """How long each store takes to open on its own (in this process), the server stopped."""
     sys.path.insert(0, str(ROOT / "lambdas"))
-    from vectadb.stores.qdrant import open_vector_index
+    from vectadb.semantic.vector_index import open_vector_index
     from vectadb.stores.surreal import SurrealStore
 
     # The vector index first: measured after surrealkv in the same process it took ten times

@@ -1,6 +1,6 @@
 """The REST API: every route of the ingestion Lambda, behind the TOKEN authorizer.
 
-- Keys are kept as SHA-256 digests in a DynamoDB table (``python -m vectadb.keys``); the authorizer
+- Keys are kept as SHA-256 digests in a DynamoDB table (``python -m vectadb.local.keys``); the authorizer
   answers with the key's usage-plan key (``usageIdentifierKey``), so the usage plan throttles per
   key, on top of the stage's own limits. Authorizer decisions are cached for five minutes.
 - Errors made by API Gateway itself (401, 403, 404 for unknown routes, 413, 429, 5xx) carry the
@@ -66,7 +66,7 @@ GATEWAY_ERRORS: dict[apigw.ResponseType, tuple[str, str, str]] = {
     apigw.ResponseType.INVALID_API_KEY: (
         "403",
         "forbidden",
-        '"the key has no usage plan; make keys with python -m vectadb.keys create --usage-plan <id>"',
+        '"the key has no usage plan; make keys with python -m vectadb.local.keys create --usage-plan <id>"',
     ),
     apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN: ("404", "not_found", '"no such route"'),
     apigw.ResponseType.BAD_REQUEST_BODY: (
@@ -212,7 +212,7 @@ class Api(Construct):
         self.usage_plan = self.rest_api.add_usage_plan(
             "PerKey",
             name=f"{cdk.Stack.of(self).stack_name}-per-key",
-            description="VectaDB: per-key throttling (keys made by python -m vectadb.keys)",
+            description="VectaDB: per-key throttling (keys made by python -m vectadb.local.keys)",
             throttle=apigw.ThrottleSettings(
                 rate_limit=api_config.rate_limit, burst_limit=api_config.burst_limit
             ),

@@ -20,7 +20,15 @@ from constructs import Construct
 from infra.config import ROOT, FunctionSize
 from infra.nag import acknowledge
 
-CODE_EXCLUDE = ["**/__pycache__", "**/*.pyc", "parser/demo", "**/.pytest_cache"]
+# vectadb/local is the local server, feed and command lines: never in a function's code asset.
+CODE_EXCLUDE = [
+    "**/__pycache__",
+    "**/*.pyc",
+    "parser/demo",
+    "**/.pytest_cache",
+    "**/.mypy_cache",
+    "vectadb/local",
+]
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
 

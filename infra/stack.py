@@ -127,7 +127,11 @@ class VectaDbStack(cdk.Stack):
 
         for name, value, description in [
             ("ApiUrl", self.api.url, "The API (send Authorization: Bearer <key>)"),
-            ("KeyTable", self.api.key_table.table_name, "python -m vectadb.keys create --table <this>"),
+            (
+                "KeyTable",
+                self.api.key_table.table_name,
+                "python -m vectadb.local.keys create --table <this>",
+            ),
             ("UsagePlanId", self.api.usage_plan.usage_plan_id, "... --usage-plan <this>"),
             ("DeadLetterQueueUrl", self.pipeline.dead_letters.queue_url, "Deliveries that failed"),
             ("RedriveFunction", self.pipeline.redrive.function.function_name, "Invoke it to replay now"),

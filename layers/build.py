@@ -168,12 +168,20 @@ def build_model_layer(out: Path) -> Path:
     return layer
 
 
+CODE_LEFT_OUT = ("parser/demo", "vectadb/local")  # as infra/functions.py's CODE_EXCLUDE
+CACHES = ("__pycache__", ".pytest_cache", ".mypy_cache")
+
+
 def code_size() -> int:
-    """The function code asset: lambdas/ without the demo logs and caches (see infra/functions.py)."""
+    """The function code asset: lambdas/ without the demo logs, the local-only code and caches."""
     total = 0
     for path in (ROOT / "lambdas").rglob("*"):
         relative = path.relative_to(ROOT / "lambdas").as_posix()
-        if path.is_file() and "__pycache__" not in relative and not relative.startswith("parser/demo"):
+        if (
+            path.is_file()
+            and not any(cache in relative.split("/") for cache in CACHES)
+            and not relative.startswith(CODE_LEFT_OUT)
+        ):
             total += path.stat().st_size
     return total
 

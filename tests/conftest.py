@@ -23,13 +23,13 @@ os.environ["VECTADB_MODEL_DIR"] = str(MODEL_DIR)
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "VectaDBTest")
 
-from vectadb.config import Settings, get_settings  # noqa: E402 - after the environment above
-from vectadb.embedding import MANIFEST, Embedder  # noqa: E402 - after the environment above
-from vectadb.ingestion import IngestPolicy  # noqa: E402 - after the environment above
-from vectadb.localserver import LocalContext, LocalGateway, LocalServer, rest_proxy_event  # noqa: E402 - after the environment above
-from vectadb.runtime import Runtime, set_runtime  # noqa: E402 - after the environment above
-from vectadb.semantic import SemanticIndex  # noqa: E402 - after the environment above
-from vectadb.stores.qdrant import QdrantIndex  # noqa: E402 - after the environment above
+from vectadb.core.config import Settings, get_settings  # noqa: E402 - after the environment above
+from vectadb.local.server import LocalContext, LocalGateway, LocalServer, rest_proxy_event  # noqa: E402 - after the environment above
+from vectadb.semantic.embedder import MANIFEST, Embedder  # noqa: E402 - after the environment above
+from vectadb.semantic.index import SemanticIndex  # noqa: E402 - after the environment above
+from vectadb.semantic.vector_index import QdrantIndex  # noqa: E402 - after the environment above
+from vectadb.service.api_runtime import Runtime, set_runtime  # noqa: E402 - after the environment above
+from vectadb.service.ingestion import IngestPolicy  # noqa: E402 - after the environment above
 from vectadb.stores.surreal import SurrealStore  # noqa: E402 - after the environment above
 
 TEST_KEY = "vdb_test-key-0123456789abcdefghijklmnopqrstuvw"

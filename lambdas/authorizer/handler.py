@@ -19,9 +19,9 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vectadb.auth import ApiKeyVerifier, AuthorizerUnauthorized, bearer_token
-from vectadb.config import get_settings
-from vectadb.keys import DynamoKeyStore, KeyMatch
+from vectadb.core.auth import ApiKeyVerifier, AuthorizerUnauthorized, bearer_token
+from vectadb.core.config import get_settings
+from vectadb.stores.key_table import DynamoKeyStore, KeyMatch
 
 logger = Logger(service="vectadb-authorizer")
 

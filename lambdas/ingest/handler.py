@@ -25,9 +25,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from vectadb import __version__, httpbody, ingestion, queries, reindexing
-from vectadb.config import get_settings
-from vectadb.errors import (
+from vectadb import __version__
+from vectadb.api import httpbody
+from vectadb.core.config import get_settings
+from vectadb.core.errors import (
     BadRequest,
     PayloadTooLarge,
     Unauthorized,
@@ -35,7 +36,7 @@ from vectadb.errors import (
     describe_validation_errors,
     error_body,
 )
-from vectadb.models import (
+from vectadb.core.models import (
     MAX_ID_LENGTH,
     MAX_NAME_LENGTH,
     MAX_TRACE_ID_LENGTH,
@@ -59,8 +60,10 @@ from vectadb.models import (
     TracePage,
     TraceStatus,
 )
-from vectadb.observability import add_counts, deadline_after, instruments
-from vectadb.runtime import get_runtime
+from vectadb.core.observability import add_counts, deadline_after, instruments
+from vectadb.service import ingestion, queries
+from vectadb.service import reindex as reindexing
+from vectadb.service.api_runtime import get_runtime
 from vectadb.stores.base import EventQuery, Order, TraceQuery
 
 SERVICE = "vectadb-ingest"

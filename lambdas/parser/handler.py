@@ -13,10 +13,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from vectadb.core.observability import add_counts, instruments
 from vectadb.forwarder.delivery import UndecodableDelivery, decode
+from vectadb.forwarder.forwarder_runtime import get_forwarder_runtime
 from vectadb.forwarder.pipeline import forward
-from vectadb.forwarder.runtime import get_forwarder_runtime
-from vectadb.observability import add_counts, instruments
 
 SERVICE = "vectadb-parser"
 logger, tracer, metrics = instruments(SERVICE)

@@ -6,9 +6,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from vectadb.core.observability import add_counts, instruments
+from vectadb.forwarder.forwarder_runtime import ConfigurationError, get_forwarder_runtime
 from vectadb.forwarder.redrive import redrive
-from vectadb.forwarder.runtime import ConfigurationError, get_forwarder_runtime
-from vectadb.observability import add_counts, instruments
 
 SERVICE = "vectadb-redrive"
 logger, tracer, metrics = instruments(SERVICE)

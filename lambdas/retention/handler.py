@@ -6,9 +6,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vectadb import retention
-from vectadb.observability import add_counts, deadline_after, instruments
-from vectadb.runtime import get_runtime
+from vectadb.core.observability import add_counts, deadline_after, instruments
+from vectadb.service import retention
+from vectadb.service.api_runtime import get_runtime
 
 SERVICE = "vectadb-retention"
 RESERVE_SECONDS = 10.0

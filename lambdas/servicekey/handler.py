@@ -14,7 +14,8 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vectadb.keys import DynamoKeyStore, create_key, revoke_key
+from vectadb.service.keys import create_key, revoke_key
+from vectadb.stores.key_table import DynamoKeyStore
 
 logger = Logger(service="vectadb-servicekey")
 

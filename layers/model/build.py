@@ -33,7 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "lambdas"))
 
-from vectadb.embedding import MANIFEST, Embedder, ModelInfo  # noqa: E402
+from vectadb.semantic.embedder import MANIFEST, Embedder, ModelInfo  # noqa: E402
 
 HUB_MODEL = "BAAI/bge-small-en-v1.5"
 HUB_PROBE = f"https://huggingface.co/api/models/{HUB_MODEL}"

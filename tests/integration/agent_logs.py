@@ -74,11 +74,11 @@ def local_api() -> Iterator[str]:
     os.environ["VECTADB_API_KEYS"] = KEY
     from authorizer import handler as authorizer_module
     from ingest.handler import handler as api_handler
-    from vectadb.config import Settings, get_settings
-    from vectadb.ingestion import IngestPolicy
-    from vectadb.localserver import LocalGateway, LocalServer
-    from vectadb.runtime import Runtime, set_runtime
-    from vectadb.semantic import SemanticIndex
+    from vectadb.core.config import Settings, get_settings
+    from vectadb.local.server import LocalGateway, LocalServer
+    from vectadb.semantic.index import SemanticIndex
+    from vectadb.service.api_runtime import Runtime, set_runtime
+    from vectadb.service.ingestion import IngestPolicy
     from vectadb.stores.surreal import SurrealStore
 
     get_settings.cache_clear()
@@ -114,7 +114,7 @@ def local_api() -> Iterator[str]:
 
 
 def feed(library: str, fmt: str, api_url: str, dlq_dir: Path) -> dict[str, int]:
-    from vectadb.feed import feed as feed_files
+    from vectadb.local.feed import feed as feed_files
 
     return feed_files([delivery_file(library, fmt)], api_url, KEY, dlq_dir=dlq_dir)
 
@@ -254,8 +254,8 @@ def run_trace(run: dict[str, Any], window: list[dict[str, Any]], fmt: str) -> st
     """The trace that stands for a run: in Lambda, its invocation's (the session is the request
     id); elsewhere the trace holding most of the run's events."""
     if fmt.startswith("lambda"):
-        from vectadb.ids import trace_id_for
-        from vectadb.models import EventIn
+        from vectadb.core.ids import trace_id_for
+        from vectadb.core.models import EventIn
 
         trace_id = trace_id_for(EventIn(timestamp="2026-01-01T00:00:00Z", session_id=run["request_id"]))
         return trace_id if any(e["trace_id"] == trace_id for e in window) else None
@@ -267,7 +267,7 @@ def run_trace(run: dict[str, Any], window: list[dict[str, Any]], fmt: str) -> st
 
 
 def _ms(timestamp: str) -> int:
-    from vectadb.models import parse_timestamp, to_millis
+    from vectadb.core.models import parse_timestamp, to_millis
 
     return to_millis(parse_timestamp(timestamp))
 

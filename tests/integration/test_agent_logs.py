@@ -110,7 +110,7 @@ def _marker(message: str) -> tuple[str, str] | None:
 def test_lines_before_the_first_marker_of_a_delivery_join_the_invocation_it_names() -> None:
     """Real deliveries that begin inside an invocation: their first lines (print output) name no
     request, and belong to the request that the delivery's first marker names, unless it is a START."""
-    from vectadb.forwarder.cloudwatch import log_records  # noqa: F401 - the module the parser ships with
+    from vectadb.local.cloudwatch import log_records  # noqa: F401 - the module the parser ships with
     from vectadb.logparse.parser import Delivery, LogParser
     from vectadb.logparse.rules import default_rules
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Api
-from vectadb.localserver import LocalContext
-from vectadb.runtime import Runtime
+from vectadb.local.server import LocalContext
+from vectadb.service.api_runtime import Runtime
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -320,8 +320,8 @@ def test_a_rejected_write_is_500_without_the_database_message(api: Api, runtime:
 def test_store_down_is_503_and_health_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     import socket
 
-    from vectadb.config import get_settings
-    from vectadb.runtime import set_runtime
+    from vectadb.core.config import get_settings
+    from vectadb.service.api_runtime import set_runtime
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.conftest import Api
-from vectadb.localserver import LocalContext, LocalGateway, rest_proxy_event
-from vectadb.pagination import encode_cursor
+from vectadb.local.server import LocalContext, LocalGateway, rest_proxy_event
+from vectadb.service.pagination import encode_cursor
 from vectadb.stores.base import Position
 
 NOW = datetime.now(UTC).replace(microsecond=0)

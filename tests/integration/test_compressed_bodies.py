@@ -17,7 +17,7 @@ import pytest
 
 from ingest.handler import handler
 from tests.conftest import TEST_KEY, Api
-from vectadb.localserver import LocalContext, LocalGateway, LocalServer, rest_proxy_event
+from vectadb.local.server import LocalContext, LocalGateway, LocalServer, rest_proxy_event
 
 AUTHORIZER = {"principalId": "key_test", "key_id": "key_test"}
 

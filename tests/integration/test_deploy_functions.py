@@ -12,10 +12,12 @@ import boto3
 import pytest
 
 from tests.conftest import Api
-from vectadb.auth import hash_api_key
-from vectadb.keys import DynamoKeyStore, create_key, main, revoke_key
-from vectadb.localserver import LocalContext
-from vectadb.runtime import Runtime
+from vectadb.core.auth import hash_api_key
+from vectadb.local.keys import main
+from vectadb.local.server import LocalContext
+from vectadb.service.api_runtime import Runtime
+from vectadb.service.keys import create_key, revoke_key
+from vectadb.stores.key_table import DynamoKeyStore
 
 METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/prod/POST/api/v1/events/batch"
 
@@ -72,7 +74,7 @@ def test_the_authorizer_on_the_key_table(
     monkeypatch.setenv("VECTADB_API_KEY_TABLE", table)
     monkeypatch.delenv("VECTADB_API_KEYS", raising=False)
     from authorizer import handler as module
-    from vectadb.config import get_settings
+    from vectadb.core.config import get_settings
 
     get_settings.cache_clear()
     module.verifier.cache_clear()
@@ -169,7 +171,7 @@ def test_the_scheduled_jobs(api: Api, runtime: Runtime) -> None:
 
     old = (datetime.now(UTC) - timedelta(days=45)).isoformat()
     working = runtime.semantic
-    from vectadb.semantic import SemanticIndex
+    from vectadb.semantic.index import SemanticIndex
 
     object.__setattr__(runtime, "semantic", SemanticIndex.off("pretend Qdrant was down"))
     try:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-from vectadb.ids import event_id_for
-from vectadb.ingestion import Accepted, IngestPolicy, Rejected, ingest_batch
-from vectadb.models import EventIn
+from vectadb.core.ids import event_id_for
+from vectadb.core.models import EventIn
+from vectadb.service.ingestion import Accepted, IngestPolicy, Rejected, ingest_batch
 from vectadb.stores.surreal import SurrealStore
 
 T0 = datetime(2026, 1, 7, 17, 0, tzinfo=UTC)

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.conftest import MODEL_DIR, TEST_KEY
-from vectadb.localserver import LocalServer
+from vectadb.local.server import LocalServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -120,7 +120,7 @@ def test_concurrent_clients(server: LocalServer) -> None:
 # -- the `make dev` process --------------------------------------------------------------------
 
 
-DEV_SERVER = [sys.executable, "-m", "vectadb.localserver", "--port", "0"]
+DEV_SERVER = [sys.executable, "-m", "vectadb.local.server", "--port", "0"]
 
 
 def _dev_env() -> dict[str, str]:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import TEST_KEY
-from vectadb.localserver import LocalServer
+from vectadb.local.server import LocalServer
 
 AUTH = {"Authorization": f"Bearer {TEST_KEY}"}
 JSON = {"Content-Type": "application/json"}

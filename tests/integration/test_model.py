@@ -11,7 +11,7 @@ import pytest
 
 from layers.model.build import FAITHFULNESS, quantize_int8, verify
 from tests.conftest import MODEL_DIR
-from vectadb.embedding import MANIFEST, Embedder, ModelInfo, ModelUnavailable
+from vectadb.semantic.embedder import MANIFEST, Embedder, ModelInfo, ModelUnavailable
 
 
 def _cos(a: np.ndarray, b: np.ndarray) -> float:

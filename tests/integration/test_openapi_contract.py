@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.conftest import TEST_KEY
-from vectadb.localserver import LocalServer
+from vectadb.local.server import LocalServer
 
 EXAMPLES_PER_OPERATION = 200
 CHECKS = [

@@ -19,11 +19,11 @@ import pytest
 
 from tests.conftest import TEST_KEY, Api
 from tests.integration.faultproxy import FaultProxy
-from vectadb.config import ParserSettings
-from vectadb.forwarder.cloudwatch import control_message, decoded_delivery, encode
-from vectadb.forwarder.runtime import ForwarderRuntime, set_forwarder_runtime
-from vectadb.localserver import LocalContext, LocalServer
-from vectadb.runtime import Runtime
+from vectadb.core.config import ParserSettings
+from vectadb.forwarder.forwarder_runtime import ForwarderRuntime, set_forwarder_runtime
+from vectadb.local.cloudwatch import control_message, decoded_delivery, encode
+from vectadb.local.server import LocalContext, LocalServer
+from vectadb.service.api_runtime import Runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "lambdas" / "parser" / "demo"
@@ -120,7 +120,7 @@ def delivery(
 
 
 def file_delivery(name: str) -> list[dict[str, Any]]:
-    from vectadb.feed import deliveries
+    from vectadb.local.feed import deliveries
 
     return list(deliveries(DEMO / name, f"/aws/lambda/{Path(name).stem}", None))
 
@@ -406,7 +406,7 @@ def test_environment_configures_the_parser(
         "VECTADB_DROP_START_END": "false",
     }.items():
         monkeypatch.setenv(name, value)
-    from vectadb.config import get_parser_settings
+    from vectadb.core.config import get_parser_settings
 
     get_parser_settings.cache_clear()
     previous = set_forwarder_runtime(None)
@@ -459,7 +459,7 @@ def test_random_faults_never_lose_an_event(
 
 
 def test_the_feed_command_wraps_a_plain_log_file(local_api: LocalServer, api: Api, tmp_path: Path) -> None:
-    from vectadb.feed import feed
+    from vectadb.local.feed import feed
 
     log = tmp_path / "agent.log"
     log.write_text((DEMO / "langchain-lambda.log").read_text())

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from vectadb.ingestion import IngestPolicy, ingest_batch
+from vectadb.service.ingestion import IngestPolicy, ingest_batch
 from vectadb.stores.base import EventQuery, Position, TraceQuery
 from vectadb.stores.surreal import SurrealStore
 

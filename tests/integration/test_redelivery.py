@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import Api
-from vectadb.ids import trace_id_for
-from vectadb.ingestion import Accepted, IngestPolicy, ingest_batch
-from vectadb.models import EventIn, to_millis
+from vectadb.core.ids import trace_id_for
+from vectadb.core.models import EventIn, to_millis
+from vectadb.service.ingestion import Accepted, IngestPolicy, ingest_batch
 from vectadb.stores.base import STATUS_RANK
 from vectadb.stores.surreal import SurrealStore
 

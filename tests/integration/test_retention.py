@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from tests.conftest import Api
-from vectadb import retention
-from vectadb.runtime import Runtime
+from vectadb.service import retention
+from vectadb.service.api_runtime import Runtime
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from vectadb import queries
-from vectadb.ingestion import IngestPolicy, ingest_batch
-from vectadb.models import format_timestamp
+from vectadb.core.models import format_timestamp
+from vectadb.service import queries
+from vectadb.service.ingestion import IngestPolicy, ingest_batch
 from vectadb.stores.surreal import SurrealStore
 
 T0 = datetime(2026, 11, 28, 9, 17, 23, tzinfo=UTC)

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import MODEL_DIR, ROOT, Api
-from vectadb.config import Settings
-from vectadb.embedding import Embedder
-from vectadb.ingestion import IngestPolicy, ingest_batch
-from vectadb.runtime import Runtime
-from vectadb.semantic import SemanticIndex
-from vectadb.stores.qdrant import ModelMismatch, QdrantIndex, open_vector_index
+from vectadb.core.config import Settings
+from vectadb.semantic.embedder import Embedder
+from vectadb.semantic.index import SemanticIndex
+from vectadb.semantic.vector_index import ModelMismatch, QdrantIndex, open_vector_index
+from vectadb.service.api_runtime import Runtime
+from vectadb.service.ingestion import IngestPolicy, ingest_batch
 from vectadb.stores.surreal import SurrealStore
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
@@ -278,7 +278,7 @@ def test_reindex_command_on_a_local_store(tmp_path: Path, embedder: Embedder) ->
 
     def run(*args: str) -> dict:
         out = subprocess.run(
-            [sys.executable, "-m", "vectadb.reindex", *args],
+            [sys.executable, "-m", "vectadb.local.reindex", *args],
             env=env,
             capture_output=True,
             text=True,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from vectadb.ids import trace_id_for_session
-from vectadb.ingestion import Accepted, IngestPolicy, ingest_batch, ingest_event
-from vectadb.models import EventIn
-from vectadb.runs import MAX_MARKS
+from vectadb.core.ids import trace_id_for_session
+from vectadb.core.models import EventIn
+from vectadb.core.runs import MAX_MARKS
+from vectadb.service.ingestion import Accepted, IngestPolicy, ingest_batch, ingest_event
 from vectadb.stores.base import EventQuery
 from vectadb.stores.surreal import SurrealStore
 
@@ -201,7 +201,7 @@ def test_an_llm_call_in_a_later_delivery_takes_the_model_its_trace_last_named(
 def test_a_running_trace_without_events_for_a_while_shows_as_abandoned(
     store: SurrealStore, policy: IngestPolicy
 ) -> None:
-    from vectadb import queries
+    from vectadb.service import queries
     from vectadb.stores.base import TraceQuery
 
     ingest_batch([_line(0, "agent_start", "run-1"), _line(10, "log", "run-1")], store, policy, now=NOW)

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vectadb.semantic.edge_index import EdgeIndex
+from vectadb.semantic.vector_index import ModelMismatch, QdrantIndex, VectorFilters, open_vector_index
+from vectadb.semantic.vector_journal import JOURNAL_FILE
 from vectadb.stores.locking import StoreLockedError
-from vectadb.stores.qdrant import ModelMismatch, QdrantIndex, VectorFilters, open_vector_index
-from vectadb.stores.qdrant_edge import EdgeIndex
-from vectadb.stores.vector_journal import JOURNAL_FILE
 
 ROOT = Path(__file__).resolve().parents[2]
 IDENTITY = {"model": "test/model", "dim": 8, "quantization": "none"}
@@ -99,7 +99,7 @@ WRITER = """
 import sys
 import numpy as np
 sys.path.insert(0, {lambdas!r})
-from vectadb.stores.qdrant_edge import EdgeIndex
+from vectadb.semantic.edge_index import EdgeIndex
 index = EdgeIndex({path!r})
 index.ensure_collection({identity!r})
 rng = np.random.default_rng(1)

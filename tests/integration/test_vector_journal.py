@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vectadb.stores import qdrant as qdrant_module
+from vectadb.semantic import vector_index as qdrant_module
+from vectadb.semantic.vector_index import QdrantIndex, VectorFilters
+from vectadb.semantic.vector_journal import JOURNAL_FILE
 from vectadb.stores.locking import StoreLockedError
-from vectadb.stores.qdrant import QdrantIndex, VectorFilters
-from vectadb.stores.vector_journal import JOURNAL_FILE
 
 IDENTITY = {"model": "test/model", "dim": 8, "quantization": "none"}
 

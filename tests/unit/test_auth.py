@@ -5,8 +5,8 @@ import hashlib
 import pytest
 from pydantic import ValidationError
 
-from vectadb.auth import ApiKeyVerifier, bearer_token, generate_api_key, hash_api_key, key_id_for_hash
-from vectadb.config import Settings
+from vectadb.core.auth import ApiKeyVerifier, bearer_token, generate_api_key, hash_api_key, key_id_for_hash
+from vectadb.core.config import Settings
 
 
 @pytest.mark.parametrize(

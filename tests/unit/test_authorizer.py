@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from vectadb.auth import AuthorizerUnauthorized, hash_api_key, key_id_for_hash
-from vectadb.localserver import LocalContext
+from vectadb.core.auth import AuthorizerUnauthorized, hash_api_key, key_id_for_hash
+from vectadb.local.server import LocalContext
 
 KEY = "vdb_unit-test-key-abcdefghijklmnopqrstuvwxyz012345"
 METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/prod/GET/api/v1/events"

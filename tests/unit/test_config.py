@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from vectadb.config import Settings
+from vectadb.core.config import Settings
 
 
 def test_environment_lists_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from vectadb.event_text import event_text
+from vectadb.core.event_text import event_text
 
 
 def test_tool_call_text_has_type_tool_input_and_model() -> None:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from vectadb.ids import event_id_for, trace_id_for, trace_id_for_session
-from vectadb.models import EventIn
+from vectadb.core.ids import event_id_for, trace_id_for, trace_id_for_session
+from vectadb.core.models import EventIn
 
 BASE = {
     "timestamp": "2026-01-07T17:00:00Z",

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from vectadb import jsoncodec
+from vectadb.core import jsoncodec
 
 TEXTS = [
     '{"a": 1, "b": [1.5, "x", null, true], "c": {"d": "é ✓"}}',

@@ -1035,7 +1035,7 @@ def test_a_record_that_holds_tool_calls_makes_one_tool_call_event_per_call() -> 
         ("get_weather", {"city": "Paris"}),
         ("get_weather", {"city": "Rome"}),
     ]
-    from vectadb.ids import log_event_id
+    from vectadb.core.ids import log_event_id
 
     assert {c["parent_event_id"] for c in calls} == {log_event_id("/aws/lambda/agent", "3792")}
     assert {c["session_id"] for c in calls} == {"11111111-1111-1111-1111-111111111111"}

@@ -5,7 +5,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from vectadb.models import MAX_EVENT_BYTES, MAX_PROPERTIES_DEPTH, EventIn, format_timestamp, parse_timestamp
+from vectadb.core.models import (
+    MAX_EVENT_BYTES,
+    MAX_PROPERTIES_DEPTH,
+    EventIn,
+    format_timestamp,
+    parse_timestamp,
+)
 
 
 def _error_types(exc: ValidationError) -> set[str]:

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from vectadb.errors import BadRequest
-from vectadb.pagination import decode_cursor, encode_cursor
+from vectadb.core.errors import BadRequest
+from vectadb.service.pagination import decode_cursor, encode_cursor
 from vectadb.stores.base import Position
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import requests
 
-from vectadb import jsoncodec
+from vectadb.core import jsoncodec
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from vectadb.errors import VectaError
+from vectadb.core.errors import VectaError
 
 VERSION = 1
 

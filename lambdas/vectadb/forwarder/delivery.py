@@ -15,7 +15,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
 
-from vectadb import jsoncodec
+from vectadb.core import jsoncodec
 from vectadb.logparse.parser import Delivery
 
 

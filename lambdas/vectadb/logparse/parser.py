@@ -28,8 +28,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vectadb import jsoncodec
-from vectadb.ids import log_event_id
+from vectadb.core import jsoncodec
+from vectadb.core.ids import log_event_id
 from vectadb.logparse.assemble import ANSI, assemble
 from vectadb.logparse.redaction import Redactor
 from vectadb.logparse.rules import FIELD_GROUPS, RuleSet
@@ -650,7 +650,7 @@ def _otel_ids(record: Mapping[str, Any], flat: dict[str, Any]) -> int | None:
 def _run_session(delivery: Delivery, log_id: str, event_type: str) -> str | None:
     """Outside Lambda, a framework's start marker opens a run and its end marker closes it (nested
     chains counted, a failure at once); the lines between belong to it. The run's id is its first
-    line's. The ingestion applies the same rule across deliveries (``vectadb.runs``)."""
+    line's. The ingestion applies the same rule across deliveries (``vectadb.core.runs``)."""
     if event_type == "agent_start":
         if delivery.run_id is None:
             digest = hashlib.blake2b(f"{delivery.log_stream}\n{log_id}".encode(), digest_size=8).hexdigest()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from vectadb.runs import RunMark
+from vectadb.core.runs import RunMark
 
 Order = Literal["asc", "desc"]
 
@@ -105,7 +105,7 @@ class EventStore(Protocol):
         ...
 
     def stream_marks(self, streams: Sequence[str]) -> dict[str, list[RunMark]]:
-        """The kept run marks of each log stream (see ``vectadb.runs``), in order."""
+        """The kept run marks of each log stream (see ``vectadb.core.runs``), in order."""
         ...
 
     def add_stream_marks(self, marks: Mapping[str, Sequence[RunMark]]) -> None:

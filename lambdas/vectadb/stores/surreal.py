@@ -25,9 +25,9 @@ from surrealdb.cbor import CBORSimpleValue
 from surrealdb.errors import SurrealError
 from websockets.exceptions import WebSocketException
 
-from vectadb.errors import StoreRejected, StoreUnavailable
-from vectadb.models import to_millis
-from vectadb.runs import MAX_MARKS, RunMark
+from vectadb.core.errors import StoreRejected, StoreUnavailable
+from vectadb.core.models import to_millis
+from vectadb.core.runs import MAX_MARKS, RunMark
 from vectadb.stores.base import (
     SORT_TIE,
     EventQuery,

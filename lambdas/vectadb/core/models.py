@@ -21,7 +21,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from vectadb.config import TraceStatus
+from vectadb.core.config import TraceStatus
 
 # Contract limits of the API (documented in the README), not deployment knobs.
 MAX_EVENT_BYTES = 1024 * 1024  # as large as a CloudWatch Logs event may be

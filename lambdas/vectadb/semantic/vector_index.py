@@ -23,8 +23,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from vectadb.errors import StoreUnavailable, VectaError
-from vectadb.stores.vector_journal import VectorJournal
+from vectadb.core.errors import StoreUnavailable, VectaError
+from vectadb.semantic.vector_journal import VectorJournal
 
 logger = logging.getLogger(__name__)
 
@@ -349,7 +349,7 @@ def mismatch_message(where: str, current: dict[str, Any], identity: dict[str, An
         f"{where} holds vectors of {describe_identity(current)}, but this service embeds with "
         f"{describe_identity(identity)}; vectors of two models cannot be compared. Re-embed every "
         'event with the current model: POST /api/v1/reindex {"rebuild": true}, or run '
-        "`python -m vectadb.reindex --rebuild`; or configure the model that made the collection."
+        "`python -m vectadb.local.reindex --rebuild`; or configure the model that made the collection."
     )
 
 
@@ -360,7 +360,7 @@ def open_vector_index(
     (``:memory:``, tests), else a directory for the local on-disk engine (``qdrant_edge.py``)."""
     if location == ":memory:" or location.startswith(("http://", "https://")):
         return QdrantIndex(location, api_key=api_key, collection=collection)
-    from vectadb.stores.qdrant_edge import EdgeIndex
+    from vectadb.semantic.edge_index import EdgeIndex
 
     return EdgeIndex(location)
 

@@ -1,6 +1,6 @@
 """Feed log files through the parser Lambda into a running VectaDB API.
 
-    python -m vectadb.feed FILE [FILE ...] [--api-url http://127.0.0.1:8080] [--api-key KEY]
+    python -m vectadb.local.feed FILE [FILE ...] [--api-url http://127.0.0.1:8080] [--api-key KEY]
                            [--log-group NAME] [--log-stream NAME] [--dlq-dir ./.vectadb/dlq]
 
 A FILE is a subscription event (``{"awslogs": {"data": ...}}``), a decoded delivery (the JSON with
@@ -21,11 +21,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from vectadb.config import ParserSettings
-from vectadb.forwarder.cloudwatch import decoded_delivery, encode, log_records
-from vectadb.forwarder.localqueue import LocalQueue
-from vectadb.forwarder.runtime import ForwarderRuntime, set_forwarder_runtime
-from vectadb.localserver import LocalContext
+from vectadb.core.config import ParserSettings
+from vectadb.forwarder.forwarder_runtime import ForwarderRuntime, set_forwarder_runtime
+from vectadb.local.cloudwatch import decoded_delivery, encode, log_records
+from vectadb.local.queue import LocalQueue
+from vectadb.local.server import LocalContext
 from vectadb.logparse.times import parse_log_time
 
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?")

@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import Any
 
-from vectadb.models import EventIn, to_millis
+from vectadb.core.models import EventIn, to_millis
 
 
 def _digest(*parts: str) -> str:

@@ -3,7 +3,7 @@
 Nothing is routed twice: the TOKEN authorizer runs first, exactly as API Gateway would run it
 (401 for a missing or malformed header, 403 for a Deny), and then the ingestion handler.
 
-    python -m vectadb.localserver [--host 127.0.0.1] [--port 8080]
+    python -m vectadb.local.server [--host 127.0.0.1] [--port 8080]
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from types import FrameType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from vectadb.auth import generate_api_key
-from vectadb.config import LAMBDA_SYNC_PAYLOAD_BYTES
-from vectadb.errors import VectaError, error_body
-from vectadb.httpbody import content_coding, decode_utf8, decompress, find_header
+from vectadb.api.httpbody import content_coding, decode_utf8, decompress, find_header
+from vectadb.core.auth import generate_api_key
+from vectadb.core.config import LAMBDA_SYNC_PAYLOAD_BYTES
+from vectadb.core.errors import VectaError, error_body
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -471,7 +471,7 @@ def _dev_api_key() -> str:
 
 def _feed_demo(folder: Path, url: str, key: str) -> None:
     """The demo agents' logs, through the real parser handler, into this server (idempotent)."""
-    from vectadb.feed import feed
+    from vectadb.local.feed import feed
 
     files = sorted(folder.glob("*.log"))
     try:
@@ -506,8 +506,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from authorizer.handler import handler as authorizer_handler
     from ingest.handler import handler as api_handler
-    from vectadb.config import get_settings
-    from vectadb.runtime import Runtime, set_runtime
+    from vectadb.core.config import get_settings
+    from vectadb.service.api_runtime import Runtime, set_runtime
     from vectadb.stores.locking import StoreLockedError
 
     settings = get_settings()

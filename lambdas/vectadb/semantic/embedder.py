@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from vectadb.errors import VectaError
+from vectadb.core.errors import VectaError
 
 MANIFEST = "vectadb-model.json"
 

@@ -17,13 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from vectadb.config import Settings
-from vectadb.embedding import Embedder, ModelUnavailable
-from vectadb.errors import StoreUnavailable, VectaError
-from vectadb.event_text import event_text
-from vectadb.models import to_millis
+from vectadb.core.config import Settings
+from vectadb.core.errors import StoreUnavailable, VectaError
+from vectadb.core.event_text import event_text
+from vectadb.core.models import to_millis
+from vectadb.semantic.embedder import Embedder, ModelUnavailable
+from vectadb.semantic.vector_index import ModelMismatch, VectorFilters, VectorIndex, open_vector_index
 from vectadb.stores.base import EventRecord
-from vectadb.stores.qdrant import ModelMismatch, VectorFilters, VectorIndex, open_vector_index
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """Embed every event that has no vector yet, or re-embed all of them with ``--rebuild``; or make
 the stats rollups again from the events with ``--rollups`` (after their definition changed).
 
-    python -m vectadb.reindex [--rebuild] [--max-events N]
-    python -m vectadb.reindex --rollups
+    python -m vectadb.local.reindex [--rebuild] [--max-events N]
+    python -m vectadb.local.reindex --rollups
 
 Configured like the service (VECTADB_SURREAL_URL, VECTADB_QDRANT_URL, VECTADB_MODEL_DIR). A local
 store is owned by one process: stop `make dev` first, or call POST /api/v1/reindex instead.
@@ -14,10 +14,10 @@ import argparse
 import json
 import sys
 
-from vectadb.config import get_settings
-from vectadb.errors import VectaError
-from vectadb.reindexing import reindex
-from vectadb.runtime import Runtime
+from vectadb.core.config import get_settings
+from vectadb.core.errors import VectaError
+from vectadb.service.api_runtime import Runtime
+from vectadb.service.reindex import reindex
 from vectadb.stores.locking import StoreLockedError
 
 

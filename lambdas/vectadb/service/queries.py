@@ -6,8 +6,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from vectadb.errors import BadRequest, NotFound
-from vectadb.models import (
+from vectadb.core.errors import BadRequest, NotFound
+from vectadb.core.models import (
     MAX_TRACE_ID_LENGTH,
     MIN_TIMESTAMP,
     SearchFilters,
@@ -16,10 +16,10 @@ from vectadb.models import (
     is_valid_id,
     to_millis,
 )
-from vectadb.pagination import decode_cursor, encode_cursor
-from vectadb.semantic import SemanticIndex
+from vectadb.semantic.index import SemanticIndex
+from vectadb.semantic.vector_index import VectorFilters
+from vectadb.service.pagination import decode_cursor, encode_cursor
 from vectadb.stores.base import SORT_TIE, EventQuery, EventStore, Order, Position, TraceQuery
-from vectadb.stores.qdrant import VectorFilters
 
 DEFAULT_STATS_WINDOW = timedelta(hours=24)
 ABANDONED_AFTER = timedelta(minutes=15)

@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Mapping
 from typing import Any
 
-from vectadb.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, VectaError
+from vectadb.core.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, VectaError
 
 # RFC 8259 whitespace: what may come before the first value of a JSON text.
 _JSON_WHITESPACE = " \t\n\r"

@@ -26,7 +26,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from vectadb.models import EventIn, to_millis
+from vectadb.core.models import EventIn, to_millis
 
 # The marks kept per stream: enough for the runs that deliveries still in flight can belong to.
 MAX_MARKS = 64

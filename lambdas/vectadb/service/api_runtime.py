@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from vectadb.config import Settings, get_settings
-from vectadb.ingestion import IngestPolicy
-from vectadb.semantic import SemanticIndex
+from vectadb.core.config import Settings, get_settings
+from vectadb.semantic.index import SemanticIndex
+from vectadb.service.ingestion import IngestPolicy
 from vectadb.stores.base import EventStore
 from vectadb.stores.surreal import SurrealStore
 

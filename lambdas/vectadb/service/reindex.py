@@ -11,7 +11,7 @@ import logging
 import time
 from typing import Any
 
-from vectadb.semantic import IndexTarget, SemanticIndex
+from vectadb.semantic.index import IndexTarget, SemanticIndex
 from vectadb.stores.base import EventStore
 
 logger = logging.getLogger(__name__)

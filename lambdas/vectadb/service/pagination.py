@@ -6,8 +6,8 @@ import base64
 import binascii
 import json
 
-from vectadb.errors import BadRequest
-from vectadb.models import MAX_ID_LENGTH, is_valid_id
+from vectadb.core.errors import BadRequest
+from vectadb.core.models import MAX_ID_LENGTH, is_valid_id
 from vectadb.stores.base import Order, Position
 
 _VERSION = 1

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vectadb.config import ParserSettings
-from vectadb.errors import VectaError
+from vectadb.core.config import ParserSettings
+from vectadb.core.errors import VectaError
+from vectadb.core.observability import deadline_after
 from vectadb.forwarder.client import ApiClient, RetryPolicy
 from vectadb.forwarder.deadletters import DeadLetters
 from vectadb.logparse.parser import LogParser, ParserOptions
 from vectadb.logparse.rules import RuleSet, load_rules
-from vectadb.observability import deadline_after
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def get_forwarder_runtime() -> ForwarderRuntime:
     """Built on the first invocation of a container; a bad rules file fails it with the rule's name."""
     global _runtime
     if _runtime is None:
-        from vectadb.config import get_parser_settings
+        from vectadb.core.config import get_parser_settings
 
         _runtime = ForwarderRuntime.from_settings(get_parser_settings())
     return _runtime

@@ -24,9 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from vectadb.errors import StoreUnavailable
-from vectadb.stores.locking import DirectoryLock
-from vectadb.stores.qdrant import (
+from vectadb.core.errors import StoreUnavailable
+from vectadb.semantic.vector_index import (
     KEYWORD_FIELDS,
     TIME_FIELD,
     ModelMismatch,
@@ -34,7 +33,8 @@ from vectadb.stores.qdrant import (
     mismatch_message,
     point_id,
 )
-from vectadb.stores.vector_journal import JOURNAL_FILE, VectorJournal
+from vectadb.semantic.vector_journal import JOURNAL_FILE, VectorJournal
+from vectadb.stores.locking import DirectoryLock
 
 logger = logging.getLogger(__name__)
 

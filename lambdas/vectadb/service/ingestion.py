@@ -24,12 +24,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from vectadb.config import Settings
-from vectadb.errors import PayloadTooLarge, StoreRejected, VectaError, describe_validation_errors
-from vectadb.ids import event_id_for, trace_id_for, trace_id_for_session
-from vectadb.models import EventIn, format_timestamp, to_millis
-from vectadb.runs import Attribution, attribute_to_runs
-from vectadb.semantic import IndexTarget, SemanticIndex
+from vectadb.core.config import Settings
+from vectadb.core.errors import PayloadTooLarge, StoreRejected, VectaError, describe_validation_errors
+from vectadb.core.ids import event_id_for, trace_id_for, trace_id_for_session
+from vectadb.core.models import EventIn, format_timestamp, to_millis
+from vectadb.core.runs import Attribution, attribute_to_runs
+from vectadb.semantic.index import IndexTarget, SemanticIndex
 from vectadb.stores.base import STATUS_RANK, EventRecord, EventStore, named_model
 
 logger = logging.getLogger(__name__)

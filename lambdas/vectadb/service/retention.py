@@ -12,8 +12,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from vectadb.models import to_millis
-from vectadb.semantic import SemanticIndex
+from vectadb.core.models import to_millis
+from vectadb.semantic.index import SemanticIndex
 from vectadb.stores.base import EventStore
 
 logger = logging.getLogger(__name__)

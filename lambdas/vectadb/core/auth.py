@@ -7,7 +7,7 @@ import hmac
 import secrets
 from collections.abc import Iterable
 
-from vectadb.config import Settings
+from vectadb.core.config import Settings
 
 KEY_PREFIX = "vdb_"
 _SCHEME = "bearer"

@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     api_keys: SecretStr | None = None
     # SHA-256 hex digests of valid keys.
     api_key_hashes: Annotated[tuple[str, ...], NoDecode] = ()
-    # In AWS: the DynamoDB table of API keys (by SHA-256 digest), see `python -m vectadb.keys`.
+    # In AWS: the DynamoDB table of API keys (by SHA-256 digest), see `python -m vectadb.local.keys`.
     api_key_table: str | None = None
 
     # "event_type=status" pairs: the event types that end a trace, and the status they give it.

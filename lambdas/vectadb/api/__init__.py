@@ -1,0 +1,1 @@
+"""What the API's routes need beyond Powertools: request bodies and their encodings."""

@@ -1,0 +1,1 @@
+"""Local only, never in a Lambda code asset: the local server, feed, local queue, command lines."""
