@@ -12,7 +12,8 @@ CDK_VERSION := 2.1148.1
 CDK    := build/cdk/node_modules/.bin/cdk
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test lint format bench model layers cli synth deploy diff destroy clean agent-logs agent-logs-score
+.PHONY: dev test unit integration infra lint docs format bench model layers cli synth deploy diff destroy clean \
+	agent-logs agent-logs-score
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,9 +60,25 @@ test: $(STAMP) $(MODEL) $(LAYERS) $(CDK) lint
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit code 5)" >&2; fi; exit $$rc
 
+## The fast loops, each with only the set-up it needs: unit (no model, layers or CLI; seconds),
+## integration (the real engines and the model), infra (the synthesized stack and the layers)
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+integration: $(STAMP) $(MODEL)
+	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+infra: $(STAMP) $(LAYERS) $(CDK)
+	$(BIN)/python -m pytest tests/infra $(PYTEST_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m vectadb.local.docs --check
+
+## Rewrite the parts of the docs made from the code (the error table)
+docs: $(STAMP)
+	$(BIN)/python -m vectadb.local.docs
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

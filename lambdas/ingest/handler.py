@@ -35,6 +35,7 @@ from vectadb.core.errors import (
     VectaError,
     describe_validation_errors,
     error_body,
+    meanings_by_status,
 )
 from vectadb.core.models import (
     MAX_ID_LENGTH,
@@ -111,23 +112,7 @@ def _responses(
     return {**documented, **_errors(*sorted({*errors, *shared}))}
 
 
-_ERROR_MEANINGS = {
-    400: "The request cannot be read: invalid_json, invalid_utf8, invalid_base64, empty_body, too_deep, "
-    "invalid_cursor, invalid_range (start must be before end); in AWS also invalid_request_body "
-    "(API Gateway's schema check of the body)",
-    401: "unauthorized: no API key, or a malformed Authorization header",
-    403: "forbidden: the API key is unknown or revoked",
-    404: "not_found, event_not_found, trace_not_found",
-    405: "method_not_allowed: the path exists; the Allow header lists its methods",
-    429: "throttled or quota_exceeded (API Gateway, in AWS): retry with backoff",
-    504: "timeout (API Gateway, in AWS): the function took longer than 29 s; a batch may be retried",
-    409: "model_mismatch: the vector index was built with another embedding model; rebuild it",
-    413: "body_too_large, batch_too_large, event_too_large",
-    415: "unsupported_media_type: send application/json (or application/*+json) in UTF-8",
-    422: "validation_error (details name each field), expected_object, future_timestamp",
-    500: "internal_error or store_error: logged with the request id; retrying may not help",
-    503: "store_unavailable or semantic_unavailable: retry after the Retry-After header",
-}
+_ERROR_MEANINGS = meanings_by_status()
 # Write routes (POST with a body) can also refuse the body itself.
 _BODY_ERRORS = (400, 413, 415, 422)
 

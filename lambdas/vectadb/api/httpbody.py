@@ -21,7 +21,6 @@ _JSON_WHITESPACE = " \t\n\r"
 
 
 class UnprocessableBody(VectaError):
-    status = 422
     code = "validation_error"
 
 

@@ -25,7 +25,6 @@ MANIFEST = "vectadb-model.json"
 
 
 class ModelUnavailable(VectaError):
-    status = 503
     code = "model_unavailable"
 
 

@@ -29,12 +29,10 @@ logger = logging.getLogger(__name__)
 
 
 class SemanticUnavailable(VectaError):
-    status = 503
     code = "semantic_unavailable"
 
 
 class NotIndexed(VectaError):
-    status = 409
     code = "event_not_indexed"
 
 

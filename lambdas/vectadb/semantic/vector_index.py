@@ -35,7 +35,6 @@ _COMPACT_MIN_BYTES = 64 * 1024 * 1024
 
 
 class ModelMismatch(VectaError):
-    status = 409
     code = "model_mismatch"
 
 

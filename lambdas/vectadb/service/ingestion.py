@@ -87,14 +87,7 @@ ItemResult = Accepted | Rejected
 class EventRejected(VectaError):
     """A single event that cannot be stored as sent."""
 
-    status = 422
     code = "validation_error"
-
-    def __init__(
-        self, message: str, *, status: int = 422, code: str = "validation_error", details: Any = None
-    ) -> None:
-        super().__init__(message, code=code, details=details)
-        self.status = status
 
 
 def _is_error(event: EventIn, policy: IngestPolicy) -> bool:
@@ -133,7 +126,7 @@ def rejection_from_validation(exc: ValidationError | Sequence[Mapping[str, Any]]
     errors = exc.errors() if isinstance(exc, ValidationError) else exc
     message, details = describe_validation_errors(errors)
     if any(err.get("type") == "event_too_large" for err in errors):
-        return EventRejected(message, status=413, code="event_too_large", details=details)
+        return EventRejected(message, code="event_too_large", details=details)
     return EventRejected(message, details=details)
 
 
