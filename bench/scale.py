@@ -140,7 +140,7 @@ class Server:
 def open_times(workdir: Path) -> str:
     """How long each store takes to open on its own (in this process), the server stopped."""
     sys.path.insert(0, str(ROOT / "lambdas"))
-    from vectadb.semantic.vector_index import open_vector_index
+    from vectadb.semantic.engines import open_vector_index
     from vectadb.stores.surreal import SurrealStore
 
     # The vector index first: measured after surrealkv in the same process it took ten times

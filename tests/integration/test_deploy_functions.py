@@ -13,8 +13,8 @@ import pytest
 
 from tests.conftest import Api
 from vectadb.core.auth import hash_api_key
+from vectadb.local.context import LocalContext
 from vectadb.local.keys import main
-from vectadb.local.server import LocalContext
 from vectadb.service.api_runtime import Runtime
 from vectadb.service.keys import create_key, revoke_key
 from vectadb.stores.key_table import DynamoKeyStore

@@ -15,8 +15,10 @@ import pytest
 from tests.conftest import MODEL_DIR, ROOT, Api
 from vectadb.core.config import Settings
 from vectadb.semantic.embedder import Embedder
+from vectadb.semantic.engines import open_vector_index
 from vectadb.semantic.index import SemanticIndex
-from vectadb.semantic.vector_index import ModelMismatch, QdrantIndex, open_vector_index
+from vectadb.semantic.vector_index import QdrantIndex
+from vectadb.semantic.vectors import ModelMismatch
 from vectadb.service.api_runtime import Runtime
 from vectadb.service.ingestion import IngestPolicy, ingest_batch
 from vectadb.stores.surreal import SurrealStore

@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 
 from vectadb.semantic.edge_index import EdgeIndex
-from vectadb.semantic.vector_index import ModelMismatch, QdrantIndex, VectorFilters, open_vector_index
+from vectadb.semantic.engines import open_vector_index
+from vectadb.semantic.vector_index import QdrantIndex
 from vectadb.semantic.vector_journal import JOURNAL_FILE
+from vectadb.semantic.vectors import ModelMismatch, VectorFilters
 from vectadb.stores.locking import StoreLockedError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from vectadb.semantic import vector_index as qdrant_module
-from vectadb.semantic.vector_index import QdrantIndex, VectorFilters
+from vectadb.semantic.vector_index import QdrantIndex
 from vectadb.semantic.vector_journal import JOURNAL_FILE
+from vectadb.semantic.vectors import VectorFilters
 from vectadb.stores.locking import StoreLockedError
 
 IDENTITY = {"model": "test/model", "dim": 8, "quantization": "none"}

@@ -24,8 +24,8 @@ from typing import Any
 from vectadb.core.config import ParserSettings
 from vectadb.forwarder.forwarder_runtime import ForwarderRuntime, set_forwarder_runtime
 from vectadb.local.cloudwatch import decoded_delivery, encode, log_records
+from vectadb.local.context import LocalContext
 from vectadb.local.queue import LocalQueue
-from vectadb.local.server import LocalContext
 from vectadb.logparse.times import parse_log_time
 
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?")

@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
@@ -31,11 +31,10 @@ from vectadb.api.httpbody import content_coding, decode_utf8, decompress, find_h
 from vectadb.core.auth import generate_api_key
 from vectadb.core.config import LAMBDA_SYNC_PAYLOAD_BYTES
 from vectadb.core.errors import VectaError, error_body
+from vectadb.local.context import LOCAL_ACCOUNT, LOCAL_REGION, LocalContext
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
-LOCAL_REGION = "local"
-LOCAL_ACCOUNT = "000000000000"
 LOCAL_API_ID = "localapi"
 LOCAL_STAGE = "local"
 PUBLIC_PATHS = frozenset({"/health"})
@@ -51,26 +50,6 @@ MAX_CHUNK_LINE = 4096
 MAX_TRAILER_LINES = 100
 _DIGITS = re.compile(r"[0-9]+")
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
-
-
-@dataclass
-class LocalContext:
-    """The parts of the Lambda context object that handlers and Powertools read."""
-
-    function_name: str
-    memory_limit_in_mb: int = 1024
-    timeout_ms: int = 30_000
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = "local"
-    log_stream_name: str = "local"
-    _started: float = field(default_factory=time.monotonic)
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, self.timeout_ms - int((time.monotonic() - self._started) * 1000))
 
 
 def rest_proxy_event(

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from vectadb.core.errors import StoreUnavailable
-from vectadb.semantic.vector_index import (
+from vectadb.semantic.vector_journal import JOURNAL_FILE, VectorJournal
+from vectadb.semantic.vectors import (
     KEYWORD_FIELDS,
     TIME_FIELD,
     ModelMismatch,
@@ -33,7 +34,6 @@ from vectadb.semantic.vector_index import (
     mismatch_message,
     point_id,
 )
-from vectadb.semantic.vector_journal import JOURNAL_FILE, VectorJournal
 from vectadb.stores.locking import DirectoryLock
 
 logger = logging.getLogger(__name__)

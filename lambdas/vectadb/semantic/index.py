@@ -22,7 +22,8 @@ from vectadb.core.errors import StoreUnavailable, VectaError
 from vectadb.core.event_text import event_text
 from vectadb.core.models import to_millis
 from vectadb.semantic.embedder import Embedder, ModelUnavailable
-from vectadb.semantic.vector_index import ModelMismatch, VectorFilters, VectorIndex, open_vector_index
+from vectadb.semantic.engines import open_vector_index
+from vectadb.semantic.vectors import ModelMismatch, VectorFilters, VectorIndex
 from vectadb.stores.base import EventRecord
 
 logger = logging.getLogger(__name__)
@@ -146,12 +147,13 @@ class SemanticIndex:
 
     def check(self) -> bool:
         """Whether vectors can be written and searched now; retries a transient problem."""
-        if not self.configured:
+        embedder, index = self.embedder, self.index
+        if embedder is None or index is None:  # not configured
             return False
         if self.problem is not None and not isinstance(self.problem, StoreUnavailable):
             return False
         try:
-            self.index.ensure_collection(self.embedder.info.identity)
+            index.ensure_collection(embedder.info.identity)
         except (ModelMismatch, StoreUnavailable) as exc:
             if self.problem is None or type(self.problem) is not type(exc):
                 logger.error("semantic index unavailable: %s", exc.message)

@@ -13,29 +13,28 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from vectadb.core.errors import StoreUnavailable, VectaError
 from vectadb.semantic.vector_journal import VectorJournal
+from vectadb.semantic.vectors import (
+    KEYWORD_FIELDS,
+    TIME_FIELD,
+    ModelMismatch,
+    VectorFilters,
+    mismatch_message,
+    point_id,
+)
 
 logger = logging.getLogger(__name__)
 
-POINT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://vectadb.dev/agent_event")
-KEYWORD_FIELDS = ("event_id", "trace_id", "session_id", "agent_id", "event_type")
-TIME_FIELD = "timestamp"  # epoch milliseconds
 _COMPACT_MIN_BYTES = 64 * 1024 * 1024
-
-
-class ModelMismatch(VectaError):
-    code = "model_mismatch"
 
 
 class VectorIndexError(VectaError):
@@ -57,56 +56,6 @@ def _qdrant_errors() -> Iterator[None]:
         raise StoreUnavailable("Qdrant failed the request") from exc
     except (ApiException, OSError) as exc:
         raise StoreUnavailable("Qdrant is unreachable") from exc
-
-
-def point_id(event_id: str) -> str:
-    """UUIDv5 of the event id: upserting an event again replaces its point."""
-    return str(uuid.uuid5(POINT_NAMESPACE, event_id))
-
-
-@dataclass(frozen=True, slots=True)
-class VectorFilters:
-    event_type: str | None = None
-    session_id: str | None = None
-    trace_id: str | None = None
-    agent_id: str | None = None
-    start_ms: int | None = None
-    end_ms: int | None = None
-
-
-class VectorIndex(Protocol):
-    """What the semantic layer asks of a vector index (Qdrant server or memory, or the local engine)."""
-
-    @property
-    def mode(self) -> str: ...
-
-    def metadata(self) -> dict[str, Any] | None: ...
-
-    def ensure_collection(self, identity: dict[str, Any]) -> None: ...
-
-    def rebuild(self, identity: dict[str, Any]) -> None: ...
-
-    def upsert(
-        self, event_ids: Sequence[str], vectors: np.ndarray, payloads: Sequence[dict[str, Any]]
-    ) -> None: ...
-
-    def delete(self, event_ids: Sequence[str]) -> None: ...
-
-    def delete_before(self, cutoff_ms: int) -> None: ...
-
-    def vector_of(self, event_id: str) -> np.ndarray | None: ...
-
-    def search(
-        self,
-        vector: np.ndarray,
-        limit: int,
-        filters: VectorFilters | None = None,
-        exclude_event_id: str | None = None,
-    ) -> list[tuple[str, float]]: ...
-
-    def count(self) -> int: ...
-
-    def close(self) -> None: ...
 
 
 class QdrantIndex:
@@ -337,31 +286,6 @@ class QdrantIndex:
         self.client.close()
         if self._journal is not None:
             self._journal.close()
-
-
-def describe_identity(identity: dict[str, Any]) -> str:
-    return f"{identity.get('model')} ({identity.get('dim')}-dim, quantization {identity.get('quantization')})"
-
-
-def mismatch_message(where: str, current: dict[str, Any], identity: dict[str, Any]) -> str:
-    return (
-        f"{where} holds vectors of {describe_identity(current)}, but this service embeds with "
-        f"{describe_identity(identity)}; vectors of two models cannot be compared. Re-embed every "
-        'event with the current model: POST /api/v1/reindex {"rebuild": true}, or run '
-        "`python -m vectadb.local.reindex --rebuild`; or configure the model that made the collection."
-    )
-
-
-def open_vector_index(
-    location: str, *, api_key: str | None = None, collection: str = "events"
-) -> VectorIndex:
-    """The vector index at ``location``: a Qdrant server (http/https), qdrant-client in memory
-    (``:memory:``, tests), else a directory for the local on-disk engine (``qdrant_edge.py``)."""
-    if location == ":memory:" or location.startswith(("http://", "https://")):
-        return QdrantIndex(location, api_key=api_key, collection=collection)
-    from vectadb.semantic.edge_index import EdgeIndex
-
-    return EdgeIndex(location)
 
 
 def _filter(filters: VectorFilters | None, exclude_event_id: str | None) -> Any:

@@ -17,7 +17,7 @@ from vectadb.core.models import (
     to_millis,
 )
 from vectadb.semantic.index import SemanticIndex
-from vectadb.semantic.vector_index import VectorFilters
+from vectadb.semantic.vectors import VectorFilters
 from vectadb.service.pagination import decode_cursor, encode_cursor
 from vectadb.stores.base import SORT_TIE, EventQuery, EventStore, Order, Position, TraceQuery
 
