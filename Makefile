@@ -10,9 +10,13 @@ LAYERS := build/layers/sizes.json
 # The CDK CLI: npm's `latest` tag is an old 3.0.0 that cannot read current assemblies; pin a 2.x.
 CDK_VERSION := 2.1148.1
 CDK    := build/cdk/node_modules/.bin/cdk
+# The console's front-end libraries, pinned, copied from npm into the code asset (never fetched at run time)
+CONSOLE_PACKAGES := preact@10.27.2 htm@3.1.1 uplot@1.6.32
+CONSOLE_VENDOR   := lambdas/vectadb/api/console/vendor
+CONSOLE := build/console/installed-$(shell echo $(CONSOLE_PACKAGES) | cksum | cut -d' ' -f1)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test unit integration infra lint docs format bench model layers cli synth deploy diff destroy clean \
+.PHONY: dev test unit integration infra e2e console lint docs format bench model layers cli synth deploy diff destroy clean \
 	agent-logs agent-logs-score
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -37,14 +41,25 @@ $(CDK):
 
 cli: $(CDK)
 
+## The console's pinned libraries (Preact, htm, uPlot) from npm into its vendor/ directory
+$(CONSOLE):
+	npm install --prefix build/console --no-audit --no-fund --no-save --loglevel=error $(CONSOLE_PACKAGES)
+	mkdir -p $(CONSOLE_VENDOR)
+	cp build/console/node_modules/preact/dist/preact.module.js build/console/node_modules/preact/hooks/dist/hooks.module.js \
+	   build/console/node_modules/htm/dist/htm.module.js build/console/node_modules/uplot/dist/uPlot.esm.js \
+	   build/console/node_modules/uplot/dist/uPlot.min.css $(CONSOLE_VENDOR)/
+	rm -f build/console/installed-* && touch $(CONSOLE)
+
+console: $(CONSOLE)
+
 ## The CloudFormation template (cdk.out/), with the cdk-nag checks; deploy, diff and destroy it
-synth: $(STAMP) $(LAYERS) $(CDK)
+synth: $(STAMP) $(LAYERS) $(CDK) $(CONSOLE)
 	$(CDK) synth --quiet $(CDK_ARGS)
 
-deploy: $(STAMP) $(LAYERS) $(CDK)
+deploy: $(STAMP) $(LAYERS) $(CDK) $(CONSOLE)
 	$(CDK) deploy $(CDK_ARGS)
 
-diff: $(STAMP) $(LAYERS) $(CDK)
+diff: $(STAMP) $(LAYERS) $(CDK) $(CONSOLE)
 	$(CDK) diff $(CDK_ARGS)
 
 destroy: $(CDK)
@@ -52,11 +67,11 @@ destroy: $(CDK)
 
 ## Start the local API on http://127.0.0.1:8080 with embedded stores under ./.vectadb/,
 ## and feed the demo agents' logs through the parser so that there are traces to look at
-dev: $(STAMP) $(MODEL)
+dev: $(STAMP) $(MODEL) $(CONSOLE)
 	$(BIN)/python -m vectadb.local.server --demo lambdas/parser/demo
 
 ## Lint, then run the whole test suite (pytest's exit code 5, "no tests collected", is reported, not hidden)
-test: $(STAMP) $(MODEL) $(LAYERS) $(CDK) lint
+test: $(STAMP) $(MODEL) $(LAYERS) $(CDK) $(CONSOLE) lint
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit code 5)" >&2; fi; exit $$rc
 
@@ -68,7 +83,7 @@ unit: $(STAMP)
 integration: $(STAMP) $(MODEL)
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
 
-infra: $(STAMP) $(LAYERS) $(CDK)
+infra: $(STAMP) $(LAYERS) $(CDK) $(CONSOLE)
 	$(BIN)/python -m pytest tests/infra $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -76,7 +91,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m vectadb.local.docs --check
 
-## Rewrite the parts of the docs made from the code (the error table)
+## Rewrite the parts of the docs made from the code (the error table, docs/openapi.json)
 docs: $(STAMP)
 	$(BIN)/python -m vectadb.local.docs
 
