@@ -19,7 +19,10 @@ def add_checks(app: cdk.App) -> None:
 def logical_id(construct: IConstruct) -> str:
     """The template name of a construct's resource, as cdk-nag writes it in finding ids."""
     stack = cdk.Stack.of(construct)
-    return str(stack.resolve(stack.get_logical_id(construct.node.default_child)))  # type: ignore[arg-type]
+    resource = construct.node.default_child
+    if not isinstance(resource, cdk.CfnElement):
+        raise TypeError(f"{construct.node.path} has no CloudFormation resource of its own")
+    return str(stack.resolve(stack.get_logical_id(resource)))
 
 
 def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -20,16 +22,16 @@ MODEL_MOUNT = "/opt/model"  # the model layer's model/ directory
 
 
 class VectaDbStack(cdk.Stack):
-    def __init__(
-        self, scope: Construct, construct_id: str, *, config: DeployConfig, **kwargs: object
-    ) -> None:
-        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, scope: Construct, construct_id: str, *, config: DeployConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
         self.config = config
         layers = LayerSet(self, "Layers", layers_dir=config.layers_dir, model_dir=config.embedding.model_dir)
 
         # Where the stores are, and how the functions that use them reach them.
         vpc: ec2.IVpc | None = None
         client_groups: list[ec2.ISecurityGroup] | None = None
+        surreal_secret: secretsmanager.ISecret
+        qdrant_secret: secretsmanager.ISecret
         self.storage: Storage | None = None
         if config.storage.mode == "ecs":
             self.network = Network(self, "Network", config=config.network)

@@ -49,6 +49,7 @@ from vectadb.core.models import (
     EventOut,
     EventPage,
     HealthOut,
+    HealthStatus,
     IngestResult,
     ReindexIn,
     ReindexOut,
@@ -167,14 +168,14 @@ def health() -> Response[HealthOut]:
     except Exception:
         logger.warning("health check: SurrealDB is unreachable", exc_info=True)
         checks["surrealdb"] = {"ok": False, "error": "unreachable"}
-    status = "ok" if all(c["ok"] for c in checks.values()) else "degraded"
+    status: HealthStatus = "ok" if all(c["ok"] for c in checks.values()) else "degraded"
     if not checks["surrealdb"]["ok"]:
         status = "unavailable"
     body = HealthOut(status=status, version=__version__, checks=checks)
     return Response(
         status_code=503 if status == "unavailable" else 200,
         content_type=content_types.APPLICATION_JSON,
-        body=body.model_dump(mode="json"),
+        body=body,
     )
 
 
@@ -278,7 +279,9 @@ def post_batch(
     return Response(
         status_code=207 if failed else 200,
         content_type=content_types.APPLICATION_JSON,
-        body={"accepted": len(accepted), "failed": failed, "results": [_batch_item(r) for r in results]},
+        body=BatchResponse.model_validate(
+            {"accepted": len(accepted), "failed": failed, "results": [_batch_item(r) for r in results]}
+        ),
     )
 
 

@@ -20,10 +20,24 @@ LAMBDA_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024
 PROXY_ENVELOPE_RESERVE_BYTES = 64 * 1024
 
 
+def _csv_items(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
-        return tuple(part.strip() for part in value.split(",") if part.strip())
+        return _csv_items(value)
     return value
+
+
+def _default_terminal_event_types() -> dict[str, TraceStatus]:
+    # A Lambda invocation's REPORT ends its trace (an invocation that failed also reports its
+    # failure, as agent_error, which outranks it).
+    return {
+        "agent_end": "completed",
+        "lambda_report": "completed",
+        "agent_error": "failed",
+    }
 
 
 class Settings(BaseSettings):
@@ -46,13 +60,7 @@ class Settings(BaseSettings):
 
     # "event_type=status" pairs: the event types that end a trace, and the status they give it.
     terminal_event_types: Annotated[dict[str, TraceStatus], NoDecode] = Field(
-        # A Lambda invocation's REPORT ends its trace (an invocation that failed also reports its
-        # failure, as agent_error, which outranks it).
-        default_factory=lambda: {
-            "agent_end": "completed",
-            "lambda_report": "completed",
-            "agent_error": "failed",
-        }
+        default_factory=_default_terminal_event_types
     )
     # A running trace with no event for this long is shown as abandoned (still running: a late
     # end can finish it). 15 minutes is the longest a Lambda invocation can run.
@@ -114,7 +122,7 @@ class Settings(BaseSettings):
         if not isinstance(value, str):
             return value
         pairs: dict[str, str] = {}
-        for item in _split_csv(value):  # type: ignore[union-attr]
+        for item in _csv_items(value):
             event_type, sep, status = item.partition("=")
             if not sep or not event_type.strip():
                 raise ValueError(f"expected 'event_type=status' pairs, got {item!r}")

@@ -1,12 +1,17 @@
-"""The event model of the API (pydantic v2) and the shapes the API returns."""
+"""The event model of the API (pydantic v2) and the shapes the API returns.
+
+The pydantic models are the contract; the TypedDicts at the end are the plain rows and pages that
+the store and the queries service hand up, which the handlers validate into those models.
+"""
 
 from __future__ import annotations
 
 import json
 import math
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 from pydantic import (
     BaseModel,
@@ -402,7 +407,105 @@ class StatsOut(BaseModel):
     buckets: list[StatsBucket]
 
 
+HealthStatus = Literal["ok", "degraded", "unavailable"]
+
+
 class HealthOut(BaseModel):
-    status: Literal["ok", "degraded", "unavailable"]
+    status: HealthStatus
     version: str
     checks: dict[str, dict[str, Any]]
+
+
+# -- plain shapes: what the store and the queries service return (annotations only) ------------
+
+
+class StoredEvent(TypedDict):
+    """An event as the store returns it; ``EventOut`` validates it as it is."""
+
+    event_id: str
+    timestamp: datetime
+    event_type: str | None
+    session_id: str | None
+    agent_id: str | None
+    trace_id: str | None
+    parent_event_id: str | None
+    properties: dict[str, Any]
+    source: dict[str, Any] | None
+    is_error: bool
+    indexed: bool
+    created_at: datetime
+
+
+class StoredTrace(TypedDict):
+    """A trace as the store returns it; ``TraceOut`` validates it as it is."""
+
+    trace_id: str
+    session_id: str | None
+    agent_id: str | None
+    status: TraceStatus
+    start_time: datetime
+    end_time: datetime | None
+    last_event_at: datetime
+    total_events: int
+    created_at: datetime
+    model: str | None
+    abandoned: NotRequired[bool]  # never stored: the queries service sets it on the way out
+
+
+class EventPageDict(TypedDict):
+    """What ``EventPage`` validates."""
+
+    events: Sequence[StoredEvent]
+    next_cursor: str | None
+
+
+class TracePageDict(TypedDict):
+    """What ``TracePage`` validates."""
+
+    traces: Sequence[StoredTrace]
+    next_cursor: str | None
+
+
+class TraceDetailDict(TypedDict):
+    """What ``TraceDetail`` validates."""
+
+    trace: StoredTrace
+    events: Sequence[StoredEvent]
+    next_cursor: str | None
+
+
+class SearchHitDict(TypedDict):
+    """What ``SearchHit`` validates."""
+
+    score: float
+    event: StoredEvent
+
+
+class SearchDict(TypedDict):
+    """What ``SearchOut`` validates."""
+
+    hits: list[SearchHitDict]
+
+
+class StatsBucketDict(TypedDict):
+    """What ``StatsBucket`` validates."""
+
+    key: str | None
+    total: int
+    errors: int
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    avg_duration_ms: float | None
+
+
+class StatsDict(TypedDict):
+    """What ``StatsOut`` validates."""
+
+    group_by: str
+    start: datetime
+    end: datetime
+    total: int
+    errors: int
+    buckets: list[StatsBucketDict]

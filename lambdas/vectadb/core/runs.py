@@ -139,22 +139,22 @@ def attribute_to_runs(
     added: dict[str, list[RunMark]] = {}
     result = list(events)
 
-    def mark(index: int) -> None:
+    def mark(index: int, key: str) -> None:
         event = result[index]
         kind = _kind(event.event_type, closing_types)
         if event.session_id and kind is not None:
             run_mark = RunMark(to_millis(event.timestamp), kind, event.session_id)
-            marks = known.setdefault(keys[index], [])  # type: ignore[arg-type]
+            marks = known.setdefault(key, [])
             if run_mark not in marks:
                 insort(marks, run_mark)
-                added.setdefault(keys[index], []).append(run_mark)  # type: ignore[arg-type]
+                added.setdefault(key, []).append(run_mark)
 
     # The batch's own marks first (a line printed in the millisecond its run started, before the
     # marker, is the run's); then each line without a session, in time order, and the ends that
     # this gave a session.
     for index, key in enumerate(keys):
         if key in wanted:
-            mark(index)
+            mark(index, key)
     for index in sorted(range(len(result)), key=lambda i: to_millis(result[i].timestamp)):
         key = keys[index]
         event = result[index]
@@ -163,7 +163,7 @@ def attribute_to_runs(
         session = open_run(known.get(key, ()), to_millis(event.timestamp), event.event_type == RUN_FAILED)
         if session is not None:
             result[index] = event.model_copy(update={"session_id": session})
-            mark(index)
+            mark(index, key)
     ended: list[str] = []
     for key, new_marks in added.items():
         _, _, superseded = _replay(known[key])

@@ -163,7 +163,7 @@ def redrive(
                 report.still_failing += 1
             held.append(record["receiptHandle"])
     # Hidden only while this run drains; visible again for the next run and for people.
-    for handle in held:
-        sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=handle, VisibilityTimeout=0)
+    for receipt in held:
+        sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt, VisibilityTimeout=0)
     logger.info("redrive: %s", json.dumps(report.as_dict()))
     return report

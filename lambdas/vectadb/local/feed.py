@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from vectadb.core.config import ParserSettings
 from vectadb.forwarder.forwarder_runtime import ForwarderRuntime, set_forwarder_runtime
 from vectadb.local.cloudwatch import decoded_delivery, encode, log_records
@@ -68,7 +70,7 @@ def feed(
     from parser.handler import handler
 
     queue = LocalQueue(dlq_dir)
-    settings = ParserSettings(api_url=api_url, api_key=api_key, dlq_url=queue.url)
+    settings = ParserSettings(api_url=api_url, api_key=SecretStr(api_key), dlq_url=queue.url)
     previous = set_forwarder_runtime(ForwarderRuntime.from_settings(settings, sqs=queue))
     totals = {"deliveries": 0, "lines": 0, "events": 0, "accepted": 0, "duplicates": 0, "parked": 0}
     try:

@@ -433,6 +433,7 @@ class LocalServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
+        assert isinstance(host, str)  # once bound, the socket's own address (getsockname): text
         return f"http://{host}:{port}"
 
 

@@ -20,7 +20,7 @@ import shutil
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,6 +35,9 @@ from vectadb.semantic.vectors import (
     point_id,
 )
 from vectadb.stores.locking import DirectoryLock
+
+if TYPE_CHECKING:
+    from qdrant_edge import ConditionType
 
 logger = logging.getLogger(__name__)
 
@@ -240,7 +243,7 @@ class EdgeIndex:
 def _filter(filters: VectorFilters | None, exclude_event_id: str | None) -> Any:
     from qdrant_edge import FieldCondition, Filter, HasIdCondition, MatchValue, RangeFloat
 
-    must: list[Any] = []
+    must: list[ConditionType] = []
     if filters is not None:
         for field in KEYWORD_FIELDS[1:]:
             value = getattr(filters, field)
@@ -250,7 +253,7 @@ def _filter(filters: VectorFilters | None, exclude_event_id: str | None) -> Any:
             must.append(
                 FieldCondition(key=TIME_FIELD, range=RangeFloat(gte=filters.start_ms, lt=filters.end_ms))
             )
-    must_not = [HasIdCondition({point_id(exclude_event_id)})] if exclude_event_id else []
+    must_not: list[ConditionType] = [HasIdCondition({point_id(exclude_event_id)})] if exclude_event_id else []
     if not must and not must_not:
         return None
     return Filter(must=must or None, must_not=must_not or None)

@@ -150,9 +150,10 @@ class QdrantIndex:
         with self._lock, _qdrant_errors():
             if self._journal is not None:
                 self._journal.upsert(ids, list(payloads), vectors)
+            # list(ids): qdrant's models take a list of any point id type (lists are invariant).
             self.client.upsert(
                 self.collection,
-                points=models.Batch(ids=ids, vectors=vectors.tolist(), payloads=list(payloads)),
+                points=models.Batch(ids=list(ids), vectors=vectors.tolist(), payloads=list(payloads)),
                 wait=True,
             )
 
@@ -163,7 +164,9 @@ class QdrantIndex:
         with self._lock, _qdrant_errors():
             if self._journal is not None:
                 self._journal.delete(ids)
-            self.client.delete(self.collection, points_selector=models.PointIdsList(points=ids), wait=True)
+            self.client.delete(
+                self.collection, points_selector=models.PointIdsList(points=list(ids)), wait=True
+            )
 
     def delete_before(self, cutoff_ms: int) -> None:
         """Drop every point whose event is older than ``cutoff_ms`` (one filtered delete)."""
@@ -291,7 +294,7 @@ class QdrantIndex:
 def _filter(filters: VectorFilters | None, exclude_event_id: str | None) -> Any:
     from qdrant_client import models
 
-    must: list[Any] = []
+    must: list[models.Condition] = []
     if filters is not None:
         for field in KEYWORD_FIELDS[1:]:
             value = getattr(filters, field)
@@ -303,7 +306,9 @@ def _filter(filters: VectorFilters | None, exclude_event_id: str | None) -> Any:
                     key=TIME_FIELD, range=models.Range(gte=filters.start_ms, lt=filters.end_ms)
                 )
             )
-    must_not = [models.HasIdCondition(has_id=[point_id(exclude_event_id)])] if exclude_event_id else []
+    must_not: list[models.Condition] = (
+        [models.HasIdCondition(has_id=[point_id(exclude_event_id)])] if exclude_event_id else []
+    )
     if not must and not must_not:
         return None
     return models.Filter(must=must or None, must_not=must_not or None)

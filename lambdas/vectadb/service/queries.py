@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from vectadb.core.errors import BadRequest, NotFound
 from vectadb.core.models import (
     MAX_TRACE_ID_LENGTH,
     MIN_TIMESTAMP,
+    EventPageDict,
+    SearchDict,
     SearchFilters,
+    SearchHitDict,
+    StatsBucketDict,
+    StatsDict,
+    StoredEvent,
+    StoredTrace,
+    TraceDetailDict,
+    TracePageDict,
     format_timestamp,
     from_millis,
     is_valid_id,
@@ -19,7 +29,16 @@ from vectadb.core.models import (
 from vectadb.semantic.index import SemanticIndex
 from vectadb.semantic.vectors import VectorFilters
 from vectadb.service.pagination import decode_cursor, encode_cursor
-from vectadb.stores.base import SORT_TIE, EventQuery, EventStore, Order, Position, TraceQuery
+from vectadb.stores.base import (
+    SORT_TIE,
+    EventQuery,
+    EventStore,
+    ListedEvent,
+    ListedTrace,
+    Order,
+    Position,
+    TraceQuery,
+)
 
 DEFAULT_STATS_WINDOW = timedelta(hours=24)
 ABANDONED_AFTER = timedelta(minutes=15)
@@ -30,31 +49,48 @@ def _check_range(start: datetime | None, end: datetime | None) -> None:
         raise BadRequest("start must be before end", code="invalid_range")
 
 
+_Row = TypeVar("_Row", ListedEvent, ListedTrace)
+
+
 def _page(
-    rows: list[dict[str, Any]], limit: int, listing: str, order: Order, time_field: str, id_field: str
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Trim the look-ahead row and make the cursor from the last row kept."""
+    rows: list[_Row],
+    limit: int,
+    listing: str,
+    order: Order,
+    sort_key: Callable[[_Row], tuple[datetime, str]],
+) -> tuple[list[_Row], str | None]:
+    """Trim the look-ahead row and make the cursor from the last row kept (``sort_key``: a row's
+    sort time and id)."""
     more = len(rows) > limit
     rows = rows[:limit]
     cursor = None
     if more and rows:
         last = rows[-1]
-        tie = last.get(SORT_TIE) or str(last[id_field])
-        cursor = encode_cursor(listing, order, Position(ms=to_millis(last[time_field]), id=tie))
+        sort_time, row_id = sort_key(last)
+        tie = last.get(SORT_TIE) or str(row_id)
+        cursor = encode_cursor(listing, order, Position(ms=to_millis(sort_time), id=tie))
     for row in rows:
         row.pop(SORT_TIE, None)
     return rows, cursor
 
 
-def list_events(store: EventStore, query: EventQuery, cursor: str | None = None) -> dict[str, Any]:
+def _event_key(event: ListedEvent) -> tuple[datetime, str]:
+    return event["timestamp"], event["event_id"]
+
+
+def _trace_key(trace: ListedTrace) -> tuple[datetime, str]:
+    return trace["start_time"], trace["trace_id"]
+
+
+def list_events(store: EventStore, query: EventQuery, cursor: str | None = None) -> EventPageDict:
     _check_range(query.start, query.end)
     after = decode_cursor(cursor, "events", query.order) if cursor else None
     rows = store.list_events(replace(query, limit=query.limit + 1, after=after))
-    events, next_cursor = _page(rows, query.limit, "events", query.order, "timestamp", "event_id")
+    events, next_cursor = _page(rows, query.limit, "events", query.order, _event_key)
     return {"events": events, "next_cursor": next_cursor}
 
 
-def get_event(store: EventStore, event_id: str) -> dict[str, Any]:
+def get_event(store: EventStore, event_id: str) -> StoredEvent:
     # An id outside the alphabet cannot be stored, and must not reach the store's key encoding.
     event = store.get_events([event_id]).get(event_id) if is_valid_id(event_id) else None
     if event is None:
@@ -62,9 +98,7 @@ def get_event(store: EventStore, event_id: str) -> dict[str, Any]:
     return event
 
 
-def _mark_abandoned(
-    trace: dict[str, Any], abandoned_after: timedelta, now: datetime | None
-) -> dict[str, Any]:
+def _mark_abandoned(trace: StoredTrace, abandoned_after: timedelta, now: datetime | None) -> StoredTrace:
     """A running trace whose last event is older than ``abandoned_after`` is shown as abandoned."""
     last = trace.get("last_event_at")
     trace["abandoned"] = (
@@ -82,7 +116,7 @@ def get_trace(
     cursor: str | None = None,
     abandoned_after: timedelta = ABANDONED_AFTER,
     now: datetime | None = None,
-) -> dict[str, Any]:
+) -> TraceDetailDict:
     trace = store.get_trace(trace_id) if is_valid_id(trace_id, MAX_TRACE_ID_LENGTH) else None
     if trace is None:
         raise NotFound(f"trace {trace_id} does not exist", code="trace_not_found")
@@ -96,11 +130,11 @@ def list_traces(
     cursor: str | None = None,
     abandoned_after: timedelta = ABANDONED_AFTER,
     now: datetime | None = None,
-) -> dict[str, Any]:
+) -> TracePageDict:
     _check_range(query.start, query.end)
     after = decode_cursor(cursor, "traces", query.order) if cursor else None
     rows = store.list_traces(replace(query, limit=query.limit + 1, after=after))
-    traces, next_cursor = _page(rows, query.limit, "traces", query.order, "start_time", "trace_id")
+    traces, next_cursor = _page(rows, query.limit, "traces", query.order, _trace_key)
     return {"traces": [_mark_abandoned(t, abandoned_after, now) for t in traces], "next_cursor": next_cursor}
 
 
@@ -114,7 +148,7 @@ def stats(
     start: datetime | None = None,
     end: datetime | None = None,
     now: datetime | None = None,
-) -> dict[str, Any]:
+) -> StatsDict:
     """Counts, errors, calls, tokens, cost and mean duration per value of ``group_by`` (or per hour
     or day), from the per-hour rollups: the cost grows with the number of hours, not of events."""
     end = end or now or datetime.now(UTC)
@@ -129,7 +163,7 @@ def stats(
         bucket = buckets.setdefault(key, dict.fromkeys(_SUMS, 0))
         for name in _SUMS:
             bucket[name] += getattr(row, name)
-    out = []
+    out: list[StatsBucketDict] = []
     for key in sorted(buckets, key=lambda k: (k is None, k or "")):
         sums = buckets[key]
         if sums["n"] == 0:
@@ -159,7 +193,7 @@ def stats(
 _SUMS = ("n", "errors", "calls", "input_tokens", "output_tokens", "cost_usd", "timed", "duration_ms")
 
 
-def _event_hits(store: EventStore, hits: list[tuple[str, float]]) -> list[dict[str, Any]]:
+def _event_hits(store: EventStore, hits: list[tuple[str, float]]) -> list[SearchHitDict]:
     """The full events from SurrealDB, in score order; a hit whose event is gone is dropped."""
     events = store.get_events([event_id for event_id, _ in hits])
     return [{"score": score, "event": events[event_id]} for event_id, score in hits if event_id in events]
@@ -167,7 +201,7 @@ def _event_hits(store: EventStore, hits: list[tuple[str, float]]) -> list[dict[s
 
 def search(
     store: EventStore, semantic: SemanticIndex, query: str, limit: int, filters: SearchFilters
-) -> dict[str, Any]:
+) -> SearchDict:
     _check_range(filters.start, filters.end)
     vector_filters = VectorFilters(
         event_type=filters.event_type,
@@ -180,6 +214,6 @@ def search(
     return {"hits": _event_hits(store, semantic.search(query, limit, vector_filters))}
 
 
-def similar(store: EventStore, semantic: SemanticIndex, event_id: str, limit: int) -> dict[str, Any]:
+def similar(store: EventStore, semantic: SemanticIndex, event_id: str, limit: int) -> SearchDict:
     get_event(store, event_id)
     return {"hits": _event_hits(store, semantic.similar(event_id, limit))}

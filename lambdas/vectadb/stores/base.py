@@ -5,14 +5,29 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 
+from vectadb.core.models import StoredEvent, StoredTrace
 from vectadb.core.runs import RunMark
 
 Order = Literal["asc", "desc"]
 
 # The key a listing row carries for the next page's cursor: its place after its time.
-SORT_TIE = "_tie"
+SORT_TIE: Final = "_tie"
+
+
+class ListedEvent(StoredEvent, total=False):
+    """A row of an event listing: a stored event and its key's tie (``SORT_TIE``), which the
+    queries service takes off once it has made the next page's cursor."""
+
+    _tie: str
+
+
+class ListedTrace(StoredTrace, total=False):
+    """A row of a trace listing: a stored trace and its key's tie (``SORT_TIE``)."""
+
+    _tie: str
+
 
 # A trace's status only moves up this ladder, so concurrent or reordered deliveries converge.
 STATUS_RANK = {"running": 0, "completed": 1, "failed": 2}
@@ -120,9 +135,9 @@ class EventStore(Protocol):
         """Raise these stored traces' status to ``completed`` (a failed trace stays failed)."""
         ...
 
-    def list_events(self, query: EventQuery) -> list[dict[str, Any]]: ...
+    def list_events(self, query: EventQuery) -> list[ListedEvent]: ...
 
-    def get_events(self, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+    def get_events(self, event_ids: Sequence[str]) -> dict[str, StoredEvent]: ...
 
     def mark_indexed(self, event_ids: Sequence[str]) -> None: ...
 
@@ -130,7 +145,7 @@ class EventStore(Protocol):
         """The ids among ``event_ids`` that are stored (fetched by record id, no scan)."""
         ...
 
-    def unindexed_events(self, limit: int) -> list[dict[str, Any]]: ...
+    def unindexed_events(self, limit: int) -> list[StoredEvent]: ...
 
     def count_unindexed(self) -> int: ...
 
@@ -140,9 +155,9 @@ class EventStore(Protocol):
 
     def delete_traces_before(self, cutoff: datetime) -> int: ...
 
-    def get_trace(self, trace_id: str) -> dict[str, Any] | None: ...
+    def get_trace(self, trace_id: str) -> StoredTrace | None: ...
 
-    def list_traces(self, query: TraceQuery) -> list[dict[str, Any]]: ...
+    def list_traces(self, query: TraceQuery) -> list[ListedTrace]: ...
 
     def rollups(self, dimension: str, start_ms: int, end_ms: int) -> list[RollupRow]:
         """Per hour and value of ``dimension`` (event_type, agent_id, tool, model), the sums of the

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from surrealdb import Surreal
 from surrealdb.cbor import CBORSimpleValue
@@ -26,12 +26,14 @@ from surrealdb.errors import SurrealError
 from websockets.exceptions import WebSocketException
 
 from vectadb.core.errors import StoreRejected, StoreUnavailable
-from vectadb.core.models import to_millis
+from vectadb.core.models import StoredEvent, StoredTrace, to_millis
 from vectadb.core.runs import MAX_MARKS, RunMark
 from vectadb.stores.base import (
     SORT_TIE,
     EventQuery,
     EventRecord,
+    ListedEvent,
+    ListedTrace,
     Position,
     RollupRow,
     TraceQuery,
@@ -360,8 +362,9 @@ def _storable_properties(properties: dict[str, Any]) -> tuple[dict[str, Any], st
         return {}, json.dumps(properties, ensure_ascii=False, separators=(",", ":"))
 
 
-def _readable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Stored event rows as the API returns them: properties kept as JSON text decoded again."""
+def _readable(rows: list[Any]) -> list[Any]:
+    """Stored event rows (of ``EVENT_FIELDS``) as the API returns them: properties kept as JSON
+    text decoded again."""
     for row in rows:
         text = row.pop("properties_json", None)
         if text is not None:
@@ -434,11 +437,11 @@ def _rollup_groups(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return list(groups.values())
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -449,7 +452,7 @@ def _rollup_fields(ev: EventRecord) -> dict[str, Any]:
     p = ev.properties
     tool, model, duration = p.get("tool_name"), p.get("model"), p.get("duration_ms")
     input_tokens, output_tokens, cost = p.get("input_tokens"), p.get("output_tokens"), p.get("cost_usd")
-    timed = _is_number(duration)
+    duration_ms = float(duration) if _is_number(duration) else None
     return {
         "bucket": ev.timestamp_ms - ev.timestamp_ms % HOUR_MS,
         "tool": tool if isinstance(tool, str) else None,
@@ -459,8 +462,8 @@ def _rollup_fields(ev: EventRecord) -> dict[str, Any]:
         "in_tok": input_tokens if _is_int(input_tokens) else 0,
         "out_tok": output_tokens if _is_int(output_tokens) else 0,
         "cost": float(cost) if _is_number(cost) else 0.0,
-        "timed": int(timed),
-        "duration": float(duration) if timed else 0.0,
+        "timed": int(duration_ms is not None),
+        "duration": duration_ms if duration_ms is not None else 0.0,
     }
 
 
@@ -589,7 +592,9 @@ class SurrealStore:
             raise _rejected(cause)
         return [s["result"] for s in statements]
 
-    def _select(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    def _select(self, query: str, params: dict[str, Any]) -> list[Any]:
+        """What the last statement selected: rows of the fields it names, or its values (``SELECT
+        VALUE``), as SurrealDB returns them; the caller's query gives them their shape."""
         return self._run(query, params)[-1] or []
 
     # -- schema ------------------------------------------------------------------------------
@@ -770,7 +775,7 @@ class SurrealStore:
 
     # -- reads -------------------------------------------------------------------------------
 
-    def list_events(self, query: EventQuery) -> list[dict[str, Any]]:
+    def list_events(self, query: EventQuery) -> list[ListedEvent]:
         """One page: a range scan of the key of the most selective filter given (trace, session,
         event type, agent; else time alone), in the page's order; the other filters on top."""
         order = "sk" if query.order == "asc" else "rsk"
@@ -794,7 +799,7 @@ class SurrealStore:
         }
         return _readable(self._page("agent_event", EVENT_FIELDS, key, index, prefix, query, filters))
 
-    def get_events(self, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def get_events(self, event_ids: Sequence[str]) -> dict[str, StoredEvent]:
         """The stored events among ``event_ids``, by id (fetched by record id, no scan)."""
         if not event_ids:
             return {}
@@ -820,7 +825,7 @@ class SurrealStore:
                 {"ids": list(event_ids)},
             )
 
-    def unindexed_events(self, limit: int) -> list[dict[str, Any]]:
+    def unindexed_events(self, limit: int) -> list[StoredEvent]:
         return _readable(
             self._select(
                 f"SELECT {EVENT_FIELDS} FROM agent_event WITH INDEX idx_event_indexed "  # noqa: S608
@@ -881,13 +886,13 @@ class SurrealStore:
         )
         return {row["trace_id"]: row["model"] for row in rows}
 
-    def get_trace(self, trace_id: str) -> dict[str, Any] | None:
+    def get_trace(self, trace_id: str) -> StoredTrace | None:
         return self._run(
             f"SELECT {TRACE_FIELDS} FROM ONLY type::thing('agent_trace', $id)",  # noqa: S608 - constant fields
             {"id": trace_id},
         )[-1]
 
-    def list_traces(self, query: TraceQuery) -> list[dict[str, Any]]:
+    def list_traces(self, query: TraceQuery) -> list[ListedTrace]:
         """One page: a range scan of the key of the most selective filter given (session, status,
         agent; else start time alone), in the page's order; the other filters on top."""
         order = "sk" if query.order == "asc" else "rsk"
@@ -911,7 +916,7 @@ class SurrealStore:
         prefix: str,
         query: EventQuery | TraceQuery,
         filters: dict[str, str | None],
-    ) -> list[dict[str, Any]]:
+    ) -> list[Any]:
         """One keyset page: a range on ``key`` (always scanned ascending), equality filters on the rest."""
         lower, upper, past = _key_range(query.order == "asc", query.start, query.end, query.after, prefix)
         params: dict[str, Any] = {"limit": query.limit, "lower": lower, "upper": upper}
