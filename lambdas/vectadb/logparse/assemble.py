@@ -67,6 +67,8 @@ class _Group:
     depth: int = 0
     size: int = 0
     wrapper: dict[str, Any] | None = None  # the Fluent Bit record of the first part
+    # Set when the last line taken completes the group (or fills it): it is to be closed.
+    done: bool = False
 
     def add(self, part: Part, text: str) -> None:
         self.parts.append(part)
@@ -76,6 +78,50 @@ class _Group:
     @property
     def full(self) -> bool:
         return len(self.parts) >= MAX_LINES or self.size >= MAX_BYTES
+
+    def take(self, part: Part, text: str, clean: str) -> bool:
+        """Add the line if it continues this group; whether it did."""
+        if self.kind == "json":
+            self.add(part, text)
+            self.depth += _depth_change(clean)
+            self.done = self.depth <= 0 or self.full
+            return True
+        if self.kind == "panel":
+            self.add(part, text)
+            self.done = clean.startswith("╰") or self.full
+            return True
+        if self.kind == "traceback":
+            return self._take_traceback(part, text, clean)
+        if self.kind == "continuation" and text[:1] == " " and clean.startswith("│"):
+            self.add(part, text)
+            self.done = self.full
+            return True
+        return False
+
+    def _take_traceback(self, part: Part, text: str, clean: str) -> bool:
+        """A traceback goes on with indented frames, blank lines and chained tracebacks, and ends
+        with its exception line."""
+        if text[:1] in (" ", "\t", "\u00a0") or not clean or clean.startswith(_CHAINED):
+            self.add(part, text)
+            self.done = self.full
+            return True
+        if clean.startswith("Traceback (most recent call last):"):
+            self.add(part, text)
+            return True
+        if _EXCEPTION_LINE.match(clean):
+            self.add(part, text)
+            self.done = True
+            return True
+        return False
+
+    def message(self) -> str:
+        """The group's parts as one message."""
+        if len(self.parts) == 1:
+            return self.parts[0].message  # a group of one is its line, as it came
+        if self.wrapper is not None:
+            text = "\n".join(self.texts)
+            return json.dumps({**self.wrapper, "log": text + "\n"}, ensure_ascii=False)
+        return "\n".join(self.texts) + "\n"
 
 
 def _inner(message: str) -> tuple[str, dict[str, Any] | None]:
@@ -138,144 +184,131 @@ def _is_own_record(text: str, clean: str) -> bool:
 
 def assemble(lines: Iterable[tuple[str, int, str]]) -> list[Record]:
     """Records from (CloudWatch id, timestamp ms, message) lines of one stream, in order."""
-    records: list[Record] = []
+    assembler = _Assembler()
+    for log_id, timestamp_ms, message in lines:
+        assembler.add(Part(log_id, timestamp_ms, message))
+    return assembler.finish()
+
+
+@dataclass(slots=True)
+class _Assembler:
+    """One pass over a stream's lines: the records so far and what may still grow."""
+
+    records: list[Record] = field(default_factory=list)
     group: _Group | None = None
     # The last single-line record, while a continuation could still join it.
     last_single: Record | None = None
+    # A line ending in ":" that may introduce a JSON block on the next line.
     pending_header: tuple[Part, str, dict[str, Any] | None] | None = None
 
-    def emit_single(part: Part) -> Record:
-        record = Record(part.log_id, part.timestamp_ms, part.message, [part.log_id])
-        records.append(record)
-        return record
-
-    def close() -> None:
-        nonlocal group
-        if group is None:
-            return
-        first = group.parts[0]
-        if len(group.parts) == 1:
-            message = first.message  # a group of one is its line, as it came
-        elif group.wrapper is not None:
-            text = "\n".join(group.texts)
-            message = json.dumps({**group.wrapper, "log": text + "\n"}, ensure_ascii=False)
-        else:
-            message = "\n".join(group.texts) + "\n"
-        records.append(Record(first.log_id, first.timestamp_ms, message, [p.log_id for p in group.parts]))
-        group = None
-
-    def flush_header() -> None:
-        nonlocal pending_header, last_single
-        if pending_header is not None:
-            last_single = emit_single(pending_header[0])
-            pending_header = None
-
-    for log_id, timestamp_ms, message in lines:
-        part = Part(log_id, timestamp_ms, message)
-        text, wrapper = _inner(message)
+    def add(self, part: Part) -> None:
+        text, wrapper = _inner(part.message)
         text = text.rstrip("\n")
         clean = ANSI.sub("", text).strip() if "\x1b" in text else text.strip()
 
         own = _is_own_record(text, clean)
+        group = self.group
         if group is not None and _is_platform(clean):
-            close()  # an invocation ends: what is open belongs to it
-        if group is not None and not own:
-            if group.kind == "json":
-                group.add(part, text)
-                group.depth += _depth_change(clean)
-                if group.depth <= 0 or group.full:
-                    close()
-                continue
-            if group.kind == "panel":
-                group.add(part, text)
-                if clean.startswith("╰") or group.full:
-                    close()
-                continue
-            if group.kind == "traceback":
-                if text[:1] in (" ", "\t", "\u00a0") or not clean or clean.startswith(_CHAINED):
-                    group.add(part, text)
-                    if group.full:
-                        close()
-                    continue
-                if clean.startswith("Traceback (most recent call last):"):
-                    group.add(part, text)
-                    continue
-                if _EXCEPTION_LINE.match(clean):
-                    group.add(part, text)
-                    close()
-                    continue
-                close()
-            elif group.kind == "continuation":
-                if text[:1] == " " and clean.startswith("│"):
-                    group.add(part, text)
-                    if group.full:
-                        close()
-                    continue
-                close()
-
+            self._close()  # an invocation ends: what is open belongs to it
+        elif group is not None and not own:
+            if group.take(part, text, clean):
+                if group.done:
+                    self._close()
+                return
+            self._close()
         if own:
             # Never joins a group, never breaks one (an open group waits for its next part).
-            flush_header()
-            emit_single(part)
-            last_single = None
-            continue
+            self._flush_header()
+            self._emit_single(part)
+            self.last_single = None
+            return
+        self._start(part, text, clean, wrapper)
 
+    def finish(self) -> list[Record]:
+        self._flush_header()
+        self._close()
+        return _join_blank_lines(self.records)
+
+    def _start(self, part: Part, text: str, clean: str, wrapper: dict[str, Any] | None) -> None:
+        """A line that no group took: it opens a group, waits as a header, or is a record."""
         if _opens_json(clean):
-            if group is not None:
-                close()
-            group = _Group("json", [], [], wrapper=wrapper)
-            if pending_header is not None:
-                header_part, header_text, header_wrapper = pending_header
-                group.add(header_part, header_text)
-                group.wrapper = header_wrapper
-                pending_header = None
-            group.add(part, text)
-            group.depth = _depth_change(clean)
-            last_single = None
-            continue
-        flush_header()
-        if group is not None:
-            close()
+            self._open_json(part, text, clean, wrapper)
+            return
+        self._flush_header()
+        if self.group is not None:
+            self._close()
         if clean.startswith("Traceback (most recent call last):"):
-            group = _Group("traceback", [], [], wrapper=wrapper)
-            header = last_single
-            if header is not None and 0 <= timestamp_ms - header.timestamp_ms <= _SAME_WRITE_MS:
-                header_text, header_wrapper = _inner(header.message)
-                if _LOGGING_HEADER.match(ANSI.sub("", header_text)):
-                    # logger.exception(...) / exc_info=True: the record's message line, then its
-                    # traceback, written at once; one record (with the message's level).
-                    records.pop()
-                    group.wrapper = header_wrapper
-                    group.add(
-                        Part(header.log_id, header.timestamp_ms, header.message), header_text.rstrip("\n")
-                    )
-            group.add(part, text)
-            last_single = None
-            continue
-        if clean.startswith("╭"):
-            group = _Group("panel", [], [], wrapper=wrapper)
-            group.add(part, text)
-            last_single = None
-            continue
-        if text[:1] == " " and clean.startswith("│") and last_single is not None:
-            # Indented under the previous line: re-open it as a group of its own parts.
-            records.pop()
-            first_text, first_wrapper = _inner(last_single.message)
-            group = _Group("continuation", [], [], wrapper=first_wrapper)
-            first = Part(last_single.log_id, last_single.timestamp_ms, last_single.message)
-            group.add(first, first_text.rstrip("\n"))
-            group.add(part, text)
-            last_single = None
-            continue
-        if clean.endswith(":") and not clean.startswith("│"):
+            self._open_traceback(part, text, wrapper)
+        elif clean.startswith("╭"):
+            self.group = _Group("panel", [], [], wrapper=wrapper)
+            self.group.add(part, text)
+        elif text[:1] == " " and clean.startswith("│") and self.last_single is not None:
+            self._reopen(self.last_single, part, text)
+        elif clean.endswith(":") and not clean.startswith("│"):
             # Perhaps the header of a JSON block on the next line (LangChain's debug output).
-            pending_header = (part, text, wrapper)
-            last_single = None
-            continue
-        last_single = emit_single(part)
-    flush_header()
-    close()
-    return _join_blank_lines(records)
+            self.pending_header = (part, text, wrapper)
+        else:
+            self.last_single = self._emit_single(part)
+            return
+        self.last_single = None  # the line is a group's or a header: a continuation does not join it
+
+    def _open_json(self, part: Part, text: str, clean: str, wrapper: dict[str, Any] | None) -> None:
+        """A JSON block, with the header line that introduced it if one waits."""
+        if self.group is not None:
+            self._close()
+        group = self.group = _Group("json", [], [], wrapper=wrapper)
+        if self.pending_header is not None:
+            header_part, header_text, header_wrapper = self.pending_header
+            group.add(header_part, header_text)
+            group.wrapper = header_wrapper
+            self.pending_header = None
+        group.add(part, text)
+        group.depth = _depth_change(clean)
+        self.last_single = None
+
+    def _open_traceback(self, part: Part, text: str, wrapper: dict[str, Any] | None) -> None:
+        """A traceback, with the logging record it was written with (the line just before it)."""
+        group = self.group = _Group("traceback", [], [], wrapper=wrapper)
+        header = self.last_single
+        if header is not None and 0 <= part.timestamp_ms - header.timestamp_ms <= _SAME_WRITE_MS:
+            header_text, header_wrapper = _inner(header.message)
+            if _LOGGING_HEADER.match(ANSI.sub("", header_text)):
+                # logger.exception(...) / exc_info=True: the record's message line, then its
+                # traceback, written at once; one record (with the message's level).
+                self.records.pop()
+                group.wrapper = header_wrapper
+                group.add(Part(header.log_id, header.timestamp_ms, header.message), header_text.rstrip("\n"))
+        group.add(part, text)
+
+    def _reopen(self, previous: Record, part: Part, text: str) -> None:
+        """Indented under the previous line: re-open it as a group of its own parts."""
+        self.records.pop()
+        first_text, first_wrapper = _inner(previous.message)
+        self.group = _Group("continuation", [], [], wrapper=first_wrapper)
+        self.group.add(
+            Part(previous.log_id, previous.timestamp_ms, previous.message), first_text.rstrip("\n")
+        )
+        self.group.add(part, text)
+
+    def _emit_single(self, part: Part) -> Record:
+        record = Record(part.log_id, part.timestamp_ms, part.message, [part.log_id])
+        self.records.append(record)
+        return record
+
+    def _close(self) -> None:
+        group = self.group
+        if group is None:
+            return
+        first = group.parts[0]
+        self.records.append(
+            Record(first.log_id, first.timestamp_ms, group.message(), [p.log_id for p in group.parts])
+        )
+        self.group = None
+
+    def _flush_header(self) -> None:
+        if self.pending_header is not None:
+            self.last_single = self._emit_single(self.pending_header[0])
+            self.pending_header = None
 
 
 def _is_blank(record: Record) -> bool:

@@ -149,6 +149,7 @@ _TIMEOUT = re.compile(r"Task timed out after (?P<seconds>[\d.]+) seconds")
 _MARGIN = re.compile(r"\n[ \t]*│[ \t]?")
 _MAX_ORPHANS = 1000  # lines kept for a span to claim, per delivery
 _MAX_JSON_DEPTH = 3  # a JSON message inside a JSON record inside a Fluent Bit wrapper
+_KUBERNETES_KEYS = ("namespace_name", "pod_name", "container_name", "host", "labels")
 
 
 @dataclass(frozen=True)
@@ -302,32 +303,46 @@ class LogParser:
         if failure is not None:
             return failure
         level, time_ms, body = self._runtime_prefix(delivery, text)
-        if body.startswith(_NODE_INVOKE_ERROR):  # Node's runtime: Invoke Error {"errorType": ...}
-            record = _json_object(body[len(_NODE_INVOKE_ERROR) :].strip())
-            if record is not None:
-                extract = self._from_record(delivery, record, depth + 1)
-                if isinstance(extract, _Extract):
-                    extract.level, extract.time_ms, extract.message = level or "ERROR", time_ms, body
-                    extract.event_type = "agent_error"  # the runtime's report: the invocation failed
-                return extract
+        if body.startswith(_NODE_INVOKE_ERROR):
+            invoke_error = self._node_invoke_error(delivery, body, level, time_ms, depth)
+            if invoke_error is not None:
+                return invoke_error
         if body is not text:
-            inner = self._extract(delivery, body, depth + 1)
-            if isinstance(inner, _Extract):
-                inner.level = inner.level or level
-                inner.time_ms = inner.time_ms or time_ms
-            return inner
+            return _under_prefix(self._extract(delivery, body, depth + 1), level, time_ms)
         if "{" in text[:120] and depth < _MAX_JSON_DEPTH:
-            # A JSON record after a logging prefix:  INFO:autogen_core.events:{"type": "LLMCall", ...}
-            prefix = _TEXT_PREFIX.match(text)
-            if prefix is not None and text[prefix.end() : prefix.end() + 1] == "{":
-                record = _json_object(text[prefix.end() :].strip())
-                if record is not None:
-                    extract = self._from_record(delivery, record, depth + 1)
-                    if isinstance(extract, _Extract):
-                        extract.level = extract.level or prefix.group("level").upper()
-                        extract.time_ms = extract.time_ms or parse_log_time(prefix.group("time") or "")
-                    return extract
+            logged = self._logged_record(delivery, text, depth)
+            if logged is not None:
+                return logged
         return self._from_text(text, level, time_ms)
+
+    def _node_invoke_error(
+        self, delivery: Delivery, body: str, level: str | None, time_ms: int | None, depth: int
+    ) -> _Extract | object | None:
+        """Node's runtime reports an uncaught exception as ``Invoke Error {"errorType": ...}``: the
+        invocation failed. None when what follows is not a JSON record."""
+        record = _json_object(body[len(_NODE_INVOKE_ERROR) :].strip())
+        if record is None:
+            return None
+        extract = self._from_record(delivery, record, depth + 1)
+        if isinstance(extract, _Extract):
+            extract.level, extract.time_ms, extract.message = level or "ERROR", time_ms, body
+            extract.event_type = "agent_error"  # the runtime's report: the invocation failed
+        return extract
+
+    def _logged_record(self, delivery: Delivery, text: str, depth: int) -> _Extract | object | None:
+        """A JSON record after a logging prefix:  INFO:autogen_core.events:{"type": "LLMCall", ...};
+        None when the text is not one."""
+        prefix = _TEXT_PREFIX.match(text)
+        if prefix is None or text[prefix.end() : prefix.end() + 1] != "{":
+            return None
+        record = _json_object(text[prefix.end() :].strip())
+        if record is None:
+            return None
+        extract = self._from_record(delivery, record, depth + 1)
+        if isinstance(extract, _Extract):
+            extract.level = extract.level or prefix.group("level").upper()
+            extract.time_ms = extract.time_ms or parse_log_time(prefix.group("time") or "")
+        return extract
 
     def _from_text(self, text: str, level: str | None, time_ms: int | None) -> _Extract:
         clean = ANSI.sub("", text) if "\x1b" in text else text
@@ -372,43 +387,18 @@ class LogParser:
             return self._platform_record(delivery, record, kind)
         inner_log = record.get("log")
         if isinstance(inner_log, str) and ("kubernetes" in record or "stream" in record):
-            # Fluent Bit / Kubernetes: the container's own line is inside "log".
-            inner = self._extract(delivery, inner_log.rstrip("\n"), depth + 1)
-            if isinstance(inner, _Extract):
-                k8s = record.get("kubernetes")
-                if isinstance(k8s, dict):
-                    inner.fields["kubernetes"] = {
-                        key: k8s[key]
-                        for key in ("namespace_name", "pod_name", "container_name", "host", "labels")
-                        if key in k8s
-                    }
-                inner.time_ms = inner.time_ms or parse_log_time(record.get("time"))
-            return inner
+            return self._from_fluent_bit(delivery, record, inner_log, depth)
         flat = dict(record)
         attributes = flat.pop("attributes", None)
         if isinstance(attributes, dict):  # an OpenTelemetry log record or span
             flat.update(attributes)
         span_time = _otel_ids(record, flat)
-        message = _first(flat, MESSAGE_KEYS)
-        if isinstance(message, dict):  # Powertools: logger.info({...})
-            flat.update(message)
-            message = None
-        elif isinstance(message, str) and message.lstrip().startswith("{") and depth + 1 < _MAX_JSON_DEPTH:
-            nested = _json_object(message.strip())
-            if nested is not None:
-                flat.update(nested)
-                message = _first(nested, MESSAGE_KEYS)
+        message = _record_message(flat, depth)
         extract = _Extract(flat, message if isinstance(message, str) else None, method="json")
         level = _first(flat, LEVEL_KEYS)
         extract.level = level.upper() if isinstance(level, str) else None
-        for key in TIME_KEYS:
-            value = flat.get(key)
-            if value is not None:
-                extract.time_ms = parse_log_time(value)
-                if extract.time_ms is not None:
-                    break
-        if span_time is not None:
-            extract.time_ms = span_time  # a span is printed when it ends: place it where it started
+        # A span is printed when it ends: place it where it started.
+        extract.time_ms = span_time if span_time is not None else _record_time(flat)
         extract.event_type = _classify_record(flat, message, extract.level)
         request_id = _first(flat, REQUEST_KEYS)
         if isinstance(request_id, str):
@@ -417,12 +407,29 @@ class LogParser:
         if xray:
             delivery.xray_trace_id = xray
         if extract.event_type is None and extract.message:
-            # A structured log whose message is a shape the rules know (LangChain output, ...).
-            by_rule = self._from_text(extract.message, extract.level, extract.time_ms)
-            if by_rule.method == "regex":
-                extract.fields = {**flat, **by_rule.fields}
-                extract.event_type = by_rule.event_type
+            self._message_by_rules(extract, extract.message)
         return extract
+
+    def _from_fluent_bit(
+        self, delivery: Delivery, record: dict[str, Any], inner_log: str, depth: int
+    ) -> _Extract | object:
+        """Fluent Bit / Kubernetes: the container's own line is inside "log"; the wrapper adds
+        where it ran and, when the line says no time, when it was read."""
+        inner = self._extract(delivery, inner_log.rstrip("\n"), depth + 1)
+        if isinstance(inner, _Extract):
+            k8s = record.get("kubernetes")
+            if isinstance(k8s, dict):
+                inner.fields["kubernetes"] = {key: k8s[key] for key in _KUBERNETES_KEYS if key in k8s}
+            inner.time_ms = inner.time_ms or parse_log_time(record.get("time"))
+        return inner
+
+    def _message_by_rules(self, extract: _Extract, message: str) -> None:
+        """A structured log that no field classified, whose message is a shape the rules know
+        (LangChain output, ...): the rule's type and fields."""
+        by_rule = self._from_text(message, extract.level, extract.time_ms)
+        if by_rule.method == "regex":
+            extract.fields = {**extract.fields, **by_rule.fields}
+            extract.event_type = by_rule.event_type
 
     # -- Lambda ------------------------------------------------------------------------------
 
@@ -515,64 +522,20 @@ class LogParser:
 
     def _event(self, delivery: Delivery, log_id: str, timestamp_ms: int, extract: _Extract) -> dict[str, Any]:
         fields = extract.fields
-        properties = {key: value for key, value in fields.items() if key not in _NOT_PROPERTIES}
-        if fields:
-            for name, keys in (("tool_name", TOOL_KEYS), ("tool_input", INPUT_KEYS)):
-                value = _first(fields, keys)
-                if value is not None:
-                    properties[name] = value
-                    properties.pop(keys[1], None)  # the short alias ("tool", "input") says the same
-        if extract.message is not None:
-            properties["message"] = extract.message
-        level = extract.level
-        if level:
-            properties["level"] = "WARNING" if level == "WARN" else level
-        event_type = extract.event_type
-        if event_type is None:
-            event_type = "error" if level in ERROR_LEVELS else "log"
-        elif event_type == "error" and level is None and fields.get("rule") == "python_traceback":
-            if delivery.request_id is None and not delivery.log_group.startswith("/aws/lambda/"):
-                # Outside Lambda, a traceback that no logger printed is the interpreter's last
-                # words: the run crashed. (In Lambda, the runtime's own report says so.)
-                event_type = "agent_error"
-        elif event_type == "llm_call":
+        properties = _properties(extract)
+        event_type = _event_type(delivery, extract)
+        if event_type == "llm_call":
             _normalise_llm(properties, fields)
         session = agent = None
         if fields:  # text lines have few fields or none: skip the lookups
-            for key, name in _GEN_AI_USAGE:
-                if key in fields and name not in properties:
-                    properties[name] = fields[key]
+            _gen_ai_usage(properties, fields)
             session = _first(fields, SESSION_KEYS)
             agent = _first(fields, AGENT_KEYS)
-        session = str(session) if isinstance(session, str | int) and not isinstance(session, bool) else None
-        delivery.session_named = bool(session)
-        if session and delivery.request_id:
-            delivery.sessions[delivery.request_id] = session
-        elif not session:
-            session = delivery.sessions.get(delivery.request_id or "") or delivery.request_id
-            session = session or delivery.xray_trace_id or _otel_session(fields)
-            if session is None:
-                session = _run_session(delivery, log_id, event_type)
-            if session is None and self.options.session_from_log_stream:
-                session = delivery.log_stream
+        session = self._session(delivery, log_id, event_type, fields, session)
         _run_context(delivery, session or "", event_type, properties)
-        if delivery.request_id and "request_id" not in properties:
-            properties["request_id"] = delivery.request_id
-        if delivery.xray_trace_id and "xray_trace_id" not in properties:
-            properties["xray_trace_id"] = delivery.xray_trace_id
-        time_ms = extract.time_ms
-        if time_ms is not None and time_ms % 1000 == 0 and 0 <= timestamp_ms - time_ms < 1000:
-            # A whole-second time (Lambda's JSON format, many loggers) that CloudWatch's agrees
-            # with: CloudWatch's milliseconds are the more precise, and keep the lines in order.
-            time_ms = timestamp_ms
-        if time_ms is None or time_ms > timestamp_ms + 300_000 or time_ms < 946_684_800_000:
-            # No time in the line, or one the API would refuse (a zone-less local time, ...):
-            # CloudWatch's own timestamp is right, and the line's is kept.
-            if time_ms is not None:
-                properties["line_timestamp_ms"] = time_ms
-            time_ms = timestamp_ms
+        _invocation_properties(delivery, properties)
         event: dict[str, Any] = {
-            "timestamp": time_ms,
+            "timestamp": _event_time(extract.time_ms, timestamp_ms, properties),
             "event_type": event_type,
             "properties": properties,
             "source": {
@@ -584,15 +547,8 @@ class LogParser:
         }
         if delivery.owner:
             event["source"]["owner"] = delivery.owner
-        span = fields.get("otel_span_id") if fields else None
-        if span and "duration_ms" in fields:
-            # A span is its own identity (redelivered or printed twice, it is one event), and its
-            # parent span is its cause: a causedBy edge.
-            event["event_id"] = f"otel:{fields['otel_trace_id']}:{span}"
-            if fields.get("otel_parent_span_id"):
-                event["parent_event_id"] = f"otel:{fields['otel_trace_id']}:{fields['otel_parent_span_id']}"
-        elif span and fields.get("otel_trace_id"):
-            event["parent_event_id"] = f"otel:{fields['otel_trace_id']}:{span}"  # the span it was logged in
+        if "otel_span_id" in fields:
+            _span_identity(event, fields)
         if session:
             event["session_id"] = session[:256]
         if isinstance(agent, str | int) and str(agent):
@@ -601,8 +557,154 @@ class LogParser:
             delivery.derived = _tool_call_events(event, extract.tool_calls)
         return event
 
+    def _session(
+        self, delivery: Delivery, log_id: str, event_type: str, fields: dict[str, Any], named: Any
+    ) -> str | None:
+        """The session the line named (its request's later lines join it), else the one its context
+        gives it."""
+        session = str(named) if isinstance(named, str | int) and not isinstance(named, bool) else None
+        delivery.session_named = bool(session)
+        if session and delivery.request_id:
+            delivery.sessions[delivery.request_id] = session
+        elif not session:
+            session = self._context_session(delivery, log_id, event_type, fields)
+        return session
+
+    def _context_session(
+        self, delivery: Delivery, log_id: str, event_type: str, fields: dict[str, Any]
+    ) -> str | None:
+        """The session of a line that names none, first found: its request's explicit session, the
+        request itself, the X-Ray trace, the OpenTelemetry trace, the framework's run, the stream
+        (if the options say so)."""
+        session = delivery.sessions.get(delivery.request_id or "") or delivery.request_id
+        session = session or delivery.xray_trace_id or _otel_session(fields)
+        if session is None:
+            session = _run_session(delivery, log_id, event_type)
+        if session is None and self.options.session_from_log_stream:
+            session = delivery.log_stream
+        return session
+
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _under_prefix(extract: _Extract | object, level: str | None, time_ms: int | None) -> _Extract | object:
+    """A line inside a runtime's prefix: the prefix's level and time, unless the line says its own."""
+    if isinstance(extract, _Extract):
+        extract.level = extract.level or level
+        extract.time_ms = extract.time_ms or time_ms
+    return extract
+
+
+def _record_message(flat: dict[str, Any], depth: int) -> Any:
+    """A record's message. A message that is itself a record (Powertools' ``logger.info({...})``,
+    a JSON string) is merged into ``flat``: its own message, if it has one, is the message."""
+    message = _first(flat, MESSAGE_KEYS)
+    if isinstance(message, dict):  # Powertools: logger.info({...})
+        flat.update(message)
+        return None
+    if isinstance(message, str) and message.lstrip().startswith("{") and depth + 1 < _MAX_JSON_DEPTH:
+        nested = _json_object(message.strip())
+        if nested is not None:
+            flat.update(nested)
+            return _first(nested, MESSAGE_KEYS)
+    return message
+
+
+def _record_time(flat: Mapping[str, Any]) -> int | None:
+    """A record's time: the first of its time fields that reads as one."""
+    for key in TIME_KEYS:
+        value = flat.get(key)
+        if value is not None:
+            time_ms = parse_log_time(value)
+            if time_ms is not None:
+                return time_ms
+    return None
+
+
+def _properties(extract: _Extract) -> dict[str, Any]:
+    """The event's properties: the line's fields but those the event holds elsewhere (session,
+    agent, type, time, the runtime's), tools under one set of names, the message and the level."""
+    fields = extract.fields
+    properties = {key: value for key, value in fields.items() if key not in _NOT_PROPERTIES}
+    if fields:
+        for name, keys in (("tool_name", TOOL_KEYS), ("tool_input", INPUT_KEYS)):
+            value = _first(fields, keys)
+            if value is not None:
+                properties[name] = value
+                properties.pop(keys[1], None)  # the short alias ("tool", "input") says the same
+    if extract.message is not None:
+        properties["message"] = extract.message
+    level = extract.level
+    if level:
+        properties["level"] = "WARNING" if level == "WARN" else level
+    return properties
+
+
+def _event_type(delivery: Delivery, extract: _Extract) -> str:
+    """The line's event type; a line that says none is an error or a log, by its level."""
+    event_type = extract.event_type
+    if event_type is None:
+        return "error" if extract.level in ERROR_LEVELS else "log"
+    if event_type == "error" and _interpreter_crash(delivery, extract):
+        return "agent_error"
+    return event_type
+
+
+def _interpreter_crash(delivery: Delivery, extract: _Extract) -> bool:
+    """Outside Lambda, a traceback that no logger printed is the interpreter's last words: the run
+    crashed. (In Lambda, the runtime's own report says so.)"""
+    return (
+        extract.level is None
+        and extract.fields.get("rule") == "python_traceback"
+        and delivery.request_id is None
+        and not delivery.log_group.startswith("/aws/lambda/")
+    )
+
+
+def _gen_ai_usage(properties: dict[str, Any], fields: Mapping[str, Any]) -> None:
+    """OpenTelemetry GenAI's model and token counts, under the names of an LLM call's, unless the
+    properties already have them."""
+    for key, name in _GEN_AI_USAGE:
+        if key in fields and name not in properties:
+            properties[name] = fields[key]
+
+
+def _invocation_properties(delivery: Delivery, properties: dict[str, Any]) -> None:
+    """The Lambda request and X-Ray trace the line was written in, unless the line named its own."""
+    if delivery.request_id and "request_id" not in properties:
+        properties["request_id"] = delivery.request_id
+    if delivery.xray_trace_id and "xray_trace_id" not in properties:
+        properties["xray_trace_id"] = delivery.xray_trace_id
+
+
+def _event_time(time_ms: int | None, timestamp_ms: int, properties: dict[str, Any]) -> int:
+    """The event's time: the line's own, unless CloudWatch's ``timestamp_ms`` is more precise, or
+    the line has none or one out of range (kept as ``line_timestamp_ms``)."""
+    if time_ms is not None and time_ms % 1000 == 0 and 0 <= timestamp_ms - time_ms < 1000:
+        # A whole-second time (Lambda's JSON format, many loggers) that CloudWatch's agrees
+        # with: CloudWatch's milliseconds are the more precise, and keep the lines in order.
+        time_ms = timestamp_ms
+    if time_ms is None or time_ms > timestamp_ms + 300_000 or time_ms < 946_684_800_000:
+        # No time in the line, or one the API would refuse (a zone-less local time, ...):
+        # CloudWatch's own timestamp is right, and the line's is kept.
+        if time_ms is not None:
+            properties["line_timestamp_ms"] = time_ms
+        time_ms = timestamp_ms
+    return time_ms
+
+
+def _span_identity(event: dict[str, Any], fields: Mapping[str, Any]) -> None:
+    """An OpenTelemetry span's event id and parent, or the span a log record was written in."""
+    span = fields.get("otel_span_id")
+    if span and "duration_ms" in fields:
+        # A span is its own identity (redelivered or printed twice, it is one event), and its
+        # parent span is its cause: a causedBy edge.
+        event["event_id"] = f"otel:{fields['otel_trace_id']}:{span}"
+        if fields.get("otel_parent_span_id"):
+            event["parent_event_id"] = f"otel:{fields['otel_trace_id']}:{fields['otel_parent_span_id']}"
+    elif span and fields.get("otel_trace_id"):
+        event["parent_event_id"] = f"otel:{fields['otel_trace_id']}:{span}"  # the span it was logged in
 
 
 def _hex_id(value: Any, length: int) -> str | None:
@@ -779,37 +881,78 @@ def _otel_session(fields: Mapping[str, Any] | None) -> str | None:
 
 def _classify_record(flat: dict[str, Any], message: Any, level: str | None) -> str | None:
     """The event type of a structured record; None leaves it to the rules (on its message) and
-    then to the fallback. The first answer wins, in this order."""
+    then to the fallback. The first answer wins, in this order (each check answers a type or
+    None, and changes ``flat`` only when it answers)."""
+    return (
+        _explicit_type(flat)
+        or _agent_span_type(flat, level)
+        or _gen_ai_operation_type(flat)
+        or _runtime_error_type(flat, message)
+        or _logged_exception_type(flat, level)
+        or _llm_call_type(flat)
+        or _tool_type(flat)
+    )
+
+
+def _explicit_type(flat: dict[str, Any]) -> str | None:
+    """The record's own type. A library's record type (AutoGen's "ToolCall", "LLMCall", ...) in
+    the vocabulary, the original kept; any other explicit type is the sender's and stays as given."""
     explicit = _first(flat, TYPE_KEYS)
-    if isinstance(explicit, str) and explicit:
-        # A library's own record type (AutoGen's "ToolCall", "LLMCall", ...) in the vocabulary,
-        # the original kept; any other explicit type is the sender's and stays as given.
-        known = _STRUCTURED_TYPES.get(re.sub(r"[^a-z]", "", explicit.lower()))
-        if known is None:
-            return explicit
-        flat["original_type"] = explicit
-        return known
-    operation = flat.get("gen_ai.operation.name")
-    if operation == "invoke_agent" and "otel_span_id" in flat and "duration_ms" in flat:
-        # A finished span of the whole agent run: it ends the run, failed if its status says so.
+    if not isinstance(explicit, str) or not explicit:
+        return None
+    known = _STRUCTURED_TYPES.get(re.sub(r"[^a-z]", "", explicit.lower()))
+    if known is None:
+        return explicit
+    flat["original_type"] = explicit
+    return known
+
+
+def _agent_span_type(flat: dict[str, Any], level: str | None) -> str | None:
+    """A finished span of the whole agent run: it ends the run, failed if its status says so."""
+    if (
+        flat.get("gen_ai.operation.name") == "invoke_agent"
+        and "otel_span_id" in flat
+        and "duration_ms" in flat
+    ):
         return "agent_error" if level in ERROR_LEVELS else "agent_end"
-    if isinstance(operation, str) and operation in GEN_AI_OPERATIONS:
-        return GEN_AI_OPERATIONS[operation]
-    if "errorType" in flat or "errorMessage" in flat:
-        # The runtime's report of an uncaught exception has no message: the invocation failed.
-        # A logging record with exc_info (Lambda's JSON format) carries both: an error only.
-        flat.setdefault("exception_type", flat.get("errorType"))
-        flat.setdefault("error", flat.get("errorMessage"))
-        return "error" if message is not None else "agent_error"
+    return None
+
+
+def _gen_ai_operation_type(flat: dict[str, Any]) -> str | None:
+    """OpenTelemetry GenAI's operation name, in the vocabulary."""
+    operation = flat.get("gen_ai.operation.name")
+    return GEN_AI_OPERATIONS.get(operation) if isinstance(operation, str) else None
+
+
+def _runtime_error_type(flat: dict[str, Any], message: Any) -> str | None:
+    """The runtime's report of an uncaught exception has no message: the invocation failed. A
+    logging record with exc_info (Lambda's JSON format) carries both: an error only."""
+    if "errorType" not in flat and "errorMessage" not in flat:
+        return None
+    flat.setdefault("exception_type", flat.get("errorType"))
+    flat.setdefault("error", flat.get("errorMessage"))
+    return "error" if message is not None else "agent_error"
+
+
+def _logged_exception_type(flat: dict[str, Any], level: str | None) -> str | None:
+    """logger.exception("tool failed", extra={"tool_name": ...}): an error first."""
     if level in ERROR_LEVELS and any(key in flat for key in _EXCEPTION_KEYS):
-        return "error"  # logger.exception("tool failed", extra={"tool_name": ...}): an error first
+        return "error"
+    return None
+
+
+def _llm_call_type(flat: dict[str, Any]) -> str | None:
+    """A record that names a model and counts tokens."""
     if _first(flat, _MODEL_KEYS) is not None and any(key in flat for key in _TOKEN_KEYS):
         return "llm_call"
-    if _first(flat, TOOL_KEYS) is not None:
-        return (
-            "tool_result" if any(key in flat for key in ("output", "result", "tool_output")) else "tool_call"
-        )
     return None
+
+
+def _tool_type(flat: dict[str, Any]) -> str | None:
+    """A record that names a tool: its result if it holds one, else its call."""
+    if _first(flat, TOOL_KEYS) is None:
+        return None
+    return "tool_result" if any(key in flat for key in ("output", "result", "tool_output")) else "tool_call"
 
 
 def _nested(value: Any, names: frozenset[str], depth: int = 0) -> list[Mapping[str, Any]]:

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from vectadb.core.config import Settings
 from vectadb.core.errors import PayloadTooLarge, StoreRejected, VectaError, describe_validation_errors
 from vectadb.core.ids import event_id_for, trace_id_for, trace_id_for_session
-from vectadb.core.models import EventIn, format_timestamp, to_millis
+from vectadb.core.models import EventIn, StoredEvent, format_timestamp, to_millis
 from vectadb.core.runs import Attribution, attribute_to_runs
 from vectadb.semantic.index import IndexTarget, SemanticIndex
 from vectadb.stores.base import STATUS_RANK, EventRecord, EventStore, named_model
@@ -204,7 +204,7 @@ class _Stored:
     store's refusals by event id."""
 
     results: list[ItemResult]
-    kept: dict[str, dict[str, Any]]  # stored copies of the duplicates (as they are now)
+    kept: dict[str, StoredEvent]  # stored copies of the duplicates (as they are now)
     refused: dict[str, StoreRejected]
 
 
@@ -236,43 +236,63 @@ def _store(
     }
     replaced = [unique[event_id] for event_id, fields in conflicts.items() if replace and fields]
     if replaced:
-        try:
-            store.replace_events(replaced, policy.status_ranks)
-        except StoreRejected as exc:
-            refused.update((record.event_id, exc) for record in replaced)
-        else:
-            for record in replaced:
-                del kept[record.event_id]
+        _replace(replaced, store, policy, kept, refused)
     results: list[ItemResult] = []
     written: set[str] = set()
     for index, record in records:
         event_id = record.event_id
         if event_id in refused:
-            error = refused[event_id]
-            results.append(Rejected(index, error.status, error.code, f"events[{index}]: {error.message}"))
+            results.append(_rejected(index, refused[event_id]))
             continue
         first = event_id not in written
         written.add(event_id)
         if first and event_id in new_ids:
             results.append(Accepted(index, event_id, record.trace_id, duplicate=False))
-            continue
-        if first and event_id in conflicts and event_id not in kept:  # replaced by this copy
+        elif first and event_id in conflicts and event_id not in kept:  # replaced by this copy
             results.append(
                 Accepted(index, event_id, record.trace_id, True, conflict=conflicts[event_id], replaced=True)
             )
-            continue
-        stored = kept.get(event_id)
-        kept_copy = _comparable_stored(stored) if stored else _comparable_record(unique[event_id])
-        results.append(
-            Accepted(
-                index,
-                event_id,
-                kept_copy["trace_id"],
-                duplicate=True,
-                conflict=conflicting_fields(_comparable_record(record), kept_copy),
-            )
-        )
+        else:
+            results.append(_duplicate(index, record, kept.get(event_id), unique[event_id]))
     return _Stored(results, kept, refused)
+
+
+def _replace(
+    replaced: list[EventRecord],
+    store: EventStore,
+    policy: IngestPolicy,
+    kept: dict[str, StoredEvent],
+    refused: dict[str, StoreRejected],
+) -> None:
+    """Replace stored events by their new copies, in one write: replaced, they are no longer the
+    ``kept`` copies; refused, all of them are ``refused``."""
+    try:
+        store.replace_events(replaced, policy.status_ranks)
+    except StoreRejected as exc:
+        refused.update((record.event_id, exc) for record in replaced)
+    else:
+        for record in replaced:
+            del kept[record.event_id]
+
+
+def _rejected(index: int, error: StoreRejected) -> Rejected:
+    return Rejected(index, error.status, error.code, f"events[{index}]: {error.message}")
+
+
+def _duplicate(
+    index: int, record: EventRecord, stored: Mapping[str, Any] | None, first_copy: EventRecord
+) -> Accepted:
+    """A copy of an event that is already stored (``stored``, unless the store gave none back) or
+    earlier in the batch (``first_copy``): accepted as a duplicate, with the fields that differ
+    from the copy that is kept."""
+    kept_copy = _comparable_stored(stored) if stored else _comparable_record(first_copy)
+    return Accepted(
+        index,
+        record.event_id,
+        kept_copy["trace_id"],
+        duplicate=True,
+        conflict=conflicting_fields(_comparable_record(record), kept_copy),
+    )
 
 
 def _embed_first(
