@@ -86,9 +86,13 @@ integration: $(STAMP) $(MODEL)
 infra: $(STAMP) $(LAYERS) $(CDK) $(CONSOLE)
 	$(BIN)/python -m pytest tests/infra $(PYTEST_ARGS)
 
+## Style, types (mypy with pydantic's plugin), complexity (no function worse than grade C, no module
+## worse than B, average A), and the docs made from the code
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/xenon --max-absolute C --max-modules B --max-average A lambdas infra layers bench
 	$(BIN)/python -m vectadb.local.docs --check
 
 ## Rewrite the parts of the docs made from the code (the error table, docs/openapi.json)

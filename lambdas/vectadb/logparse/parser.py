@@ -836,9 +836,13 @@ def _run_context(delivery: Delivery, run: str, event_type: str, properties: dict
         if properties.get("input_tokens") is None:
             delivery.open_calls[run] = properties
         return
-    totals = _count(properties.get("run_input_tokens")), _count(properties.get("run_output_tokens"))
-    if totals[0] is None or totals[1] is None:
+    run_input, run_output = (
+        _count(properties.get("run_input_tokens")),
+        _count(properties.get("run_output_tokens")),
+    )
+    if run_input is None or run_output is None:
         return
+    totals = run_input, run_output
     properties["run_input_tokens"], properties["run_output_tokens"] = totals
     previous = delivery.run_totals.get(run) or ((0, 0) if properties.get("step") == 1 else None)
     delivery.run_totals[run] = totals
