@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The CDK app: ``cdk synth`` / ``cdk deploy`` (see README, "Deploy to AWS").
+"""The CDK app: ``cdk synth`` / ``cdk deploy`` (see docs/deployment.md).
 
 cdk-nag's AwsSolutions checks run on every synthesis; a finding without an acknowledgement (with
 its reason, in infra/nag.py) fails it.

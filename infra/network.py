@@ -4,7 +4,7 @@ The NAT gateway is not optional while the stores run on ECS: the container image
 Docker Hub, and the ECS agent talks to the ECS control plane. S3 and DynamoDB gateway endpoints are
 free and always on. Interface endpoints (Secrets Manager, SQS, CloudWatch Logs, X-Ray) cost about
 $7.30 a month per AZ each, so they are an option for teams that want that traffic off the NAT,
-not a replacement for it (see the README).
+not a replacement for it (see docs/architecture.md).
 """
 
 from __future__ import annotations

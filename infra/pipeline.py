@@ -79,7 +79,7 @@ class LogPipeline(Construct):
         acknowledge(
             self.api_key_secret,
             "SMG4",
-            "An API key, not a password: replace it by hand (README) and the parser rereads the "
+            "An API key, not a password: replace it by hand (docs/operations.md) and the parser rereads the "
             "secret after a 401",
         )
         environment = {

@@ -119,7 +119,7 @@ class Storage(Construct):
                 secret,
                 "SMG4",
                 "Neither SurrealDB's root user nor Qdrant's static API key can be rotated by a Lambda "
-                "rotator: the store must change first (README, 'Rotating secrets')",
+                "rotator: the store must change first (docs/operations.md, 'Rotating secrets')",
             )
 
         self.cluster = ecs.Cluster(

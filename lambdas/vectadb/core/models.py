@@ -28,7 +28,7 @@ from pydantic_core import PydanticCustomError
 
 from vectadb.core.config import TraceStatus
 
-# Contract limits of the API (documented in the README), not deployment knobs.
+# Contract limits of the API (documented in docs/api.md), not deployment knobs.
 MAX_EVENT_BYTES = 1024 * 1024  # as large as a CloudWatch Logs event may be
 MAX_PROPERTIES_DEPTH = 32
 MIN_TIMESTAMP = datetime(2000, 1, 1, tzinfo=UTC)

@@ -6,7 +6,7 @@ and attribute them (the Lambda request, an explicit session, an OpenTelemetry tr
 run markers).
 
 No AWS shapes here: a delivery is its log group, stream and owner, and lines with their
-CloudWatch id and timestamp. The normalisation, shared by every path, is documented in the README:
+CloudWatch id and timestamp. The normalisation, shared by every path, is documented in docs/parser.md:
 
 | field | taken from |
 |---|---|
