@@ -56,7 +56,9 @@ ROUTES: list[tuple[str, str, dict | None]] = [
     ("/api/v1/reindex", "POST", {"type": "object"}),
     ("/api/v1/stats", "GET", None),
 ]
-PUBLIC_ROUTES = [("/health", "GET")]
+# Public: the health check, and the console's files (the page asks for a key and sends it with every
+# API call); lambdas/vectadb/api/routes.py says the same to the function and the local server.
+PUBLIC_ROUTES = [("/health", "GET"), ("/", "GET"), ("/ui", "GET"), ("/ui/{proxy+}", "GET")]
 
 # API Gateway's own errors, as (status, code, message). $context.error.messageString is a quoted
 # JSON string; these templates are plain substitution, not VTL.
@@ -240,6 +242,13 @@ class Api(Construct):
             "APIG4",
             "/health is public on purpose (load balancers, uptime checks); it reveals no data",
         )
+        for path, method in [(p, m) for p, _ in PUBLIC_ROUTES if p != "/health" for m in ("GET", "ANY")]:
+            acknowledge(  # the methods alone: the root resource's children are every other route
+                self._resource(path).node.find_child(method),
+                "APIG4",
+                "The console's static files (and the redirect to them) hold no data: the page asks "
+                "for an API key and every API call it makes goes through the TOKEN authorizer",
+            )
         acknowledge(
             self.rest_api,
             "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",

@@ -27,6 +27,8 @@ from pydantic import BaseModel
 
 from vectadb import __version__
 from vectadb.api import httpbody
+from vectadb.api.console import console_file, content_security_policy
+from vectadb.api.routes import CONSOLE_PREFIX, is_public
 from vectadb.core.config import get_settings
 from vectadb.core.errors import (
     BadRequest,
@@ -69,7 +71,6 @@ from vectadb.service.api_runtime import get_runtime
 from vectadb.stores.base import EventQuery, Order, TraceQuery
 
 SERVICE = "vectadb-ingest"
-PUBLIC_PATHS = frozenset({"/health"})
 MAX_PAGE = 1000
 # Time kept back from the Lambda's remaining time for flagging, the response and the logs.
 RESERVE_SECONDS = 3.0
@@ -177,6 +178,43 @@ def health() -> Response[HealthOut]:
         content_type=content_types.APPLICATION_JSON,
         body=body,
     )
+
+
+@app.get("/", include_in_schema=False)
+def console_root() -> Response[str]:
+    return _to_console()
+
+
+@app.get(CONSOLE_PREFIX, include_in_schema=False)  # also matches /ui/ (the resolver ignores a final /)
+def console_page() -> Response[str]:
+    if app.current_event.path == CONSOLE_PREFIX:
+        return _to_console()  # the page's relative links need the final /
+    return _console_file("")
+
+
+@app.get(CONSOLE_PREFIX + "/.+", include_in_schema=False)
+def console_asset() -> Response[str]:
+    return _console_file(app.current_event.path.removeprefix(CONSOLE_PREFIX + "/"))
+
+
+def _to_console() -> Response[str]:
+    """A redirect to /ui/, under the stage's prefix when API Gateway adds one (/prod/ui/)."""
+    path = app.current_event.path
+    full = app.current_event.request_context.path or path
+    prefix = full[: len(full) - len(path)] if full.endswith(path) else ""
+    return Response(status_code=302, headers={"Location": f"{prefix}{CONSOLE_PREFIX}/"}, body="")
+
+
+def _console_file(name: str) -> Response[str]:
+    found = console_file(name)
+    if found is None:
+        return _json_error(404, error_body("not_found", f"no console file {name!r}"))
+    headers = {"ETag": found.etag, "Cache-Control": found.cache_control, "X-Content-Type-Options": "nosniff"}
+    if found.content_type.startswith("text/html"):
+        headers |= {"Content-Security-Policy": content_security_policy(), "Referrer-Policy": "no-referrer"}
+    if app.current_event.get_header_value("if-none-match") == found.etag:
+        return Response(status_code=304, headers=headers, body="")
+    return Response(status_code=200, content_type=found.content_type, headers=headers, body=found.body)
 
 
 @app.get("/api/v1/openapi.json", include_in_schema=False, security=AUTH)
@@ -542,7 +580,7 @@ def _prepare(event: dict[str, Any]) -> dict[str, Any]:
     # route parameters from `path`. Decoding the whole path is safe here: no id may hold a `/`,
     # so a decoded %2F can only lead to a 404, never to another resource.
     event = {**event, "path": unquote(event.get("path") or "/")}
-    if event["path"] not in PUBLIC_PATHS:
+    if not is_public(event["path"]):
         authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
         if not authorizer.get("principalId"):
             raise Unauthorized("missing or invalid API key; send Authorization: Bearer <key>")

@@ -332,23 +332,33 @@ def _methods(s: Synth) -> dict[tuple[str, str], dict[str, Any]]:
         return ""
 
     return {
-        (path_of(m["Properties"]["ResourceId"]), m["Properties"]["HttpMethod"]): m["Properties"]
+        (path_of(m["Properties"]["ResourceId"]) or "/", m["Properties"]["HttpMethod"]): m["Properties"]
         for m in s.of_type("AWS::ApiGateway::Method").values()
     }
 
 
-def test_every_route_of_the_handler_is_deployed_and_only_health_is_public(default: Synth) -> None:
+def test_every_route_of_the_handler_is_deployed_and_only_health_and_the_console_are_public(
+    default: Synth,
+) -> None:
     from ingest.handler import app
+    from vectadb.api.routes import is_public
 
-    handler_routes = {(key.split("/", 1)[1], key.split("/", 1)[0]) for key in app._route_keys}
-    handler_routes = {("/" + re.sub(r"<(\w+)>", r"{\1}", path), verb) for path, verb in handler_routes}
+    handler_routes = {
+        (key.split("/", 1)[1] if "/" in key else "", key.split("/", 1)[0]) for key in app._route_keys
+    }
+    handler_routes = {
+        ("/" + re.sub(r"<(\w+)>", r"{\1}", path).replace(".+", "{proxy+}"), verb)
+        for path, verb in handler_routes
+    }
     methods = _methods(default)
     assert {key for key in methods if key[1] != "ANY"} == handler_routes
     # Any other method on a route's path reaches the handler, which answers 405 with Allow.
     assert {path for path, verb in methods if verb == "ANY"} == {path for path, _ in handler_routes}
     (authorizer_id,) = default.of_type("AWS::ApiGateway::Authorizer")
+    public = {path for path, _ in methods if is_public(path.replace("{proxy+}", "app.js"))}
+    assert public == {"/health", "/", "/ui", "/ui/{proxy+}"}
     for (path, _verb), method in methods.items():
-        if path == "/health":
+        if path in public:
             assert method["AuthorizationType"] == "NONE"
             continue
         assert method["AuthorizationType"] == "CUSTOM", path

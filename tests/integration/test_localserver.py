@@ -151,6 +151,9 @@ def _start(cwd: Path) -> tuple[subprocess.Popen[str], str, str]:
     assert match, seen + (proc.stderr.read() if proc.poll() is not None else "")  # type: ignore[union-attr]
     key_line = proc.stdout.readline()
     key = key_line.split("API key:")[1].strip()
+    console_line = proc.stdout.readline()
+    # The sign-in link carries the key in the fragment only, which a browser never sends.
+    assert console_line.split("Console:")[1].strip().startswith(f"{match.group(1)}/ui/#key={key}")
     return proc, match.group(1), key
 
 

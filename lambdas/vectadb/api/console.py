@@ -8,6 +8,7 @@ Gateway compresses them (the stack's ``minimumCompressionSize``), and the local 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from dataclasses import dataclass
@@ -63,6 +64,25 @@ def _read(name: str) -> ConsoleFile | None:
         # minutes (their names carry no content hash, so they cannot be immutable).
         cache_control="no-cache" if name == "index.html" else "public, max-age=300",
     )
+
+
+_IMPORT_MAP = re.compile(r"<script type=\"importmap\">(.*?)</script>", re.DOTALL)
+
+
+@cache
+def content_security_policy() -> str:
+    """Scripts from this origin and the page's own import map (by its hash), styles from this
+    origin and inline (uPlot sizes its canvas with style attributes), API calls to this origin."""
+    page = _read("index.html")
+    maps = _IMPORT_MAP.findall(page.body) if page else []
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(m.encode()).digest()).decode() + "'" for m in maps
+    )
+    return (
+        f"default-src 'none'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; "
+        "form-action 'none'; frame-ancestors 'none'"
+    ).replace("  ", " ")
 
 
 def missing_vendor_files() -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import gzip
 import json
 import os
 import re
@@ -25,9 +26,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
+from vectadb.api.console import missing_vendor_files
 from vectadb.api.httpbody import content_coding, decode_utf8, decompress, find_header
+from vectadb.api.routes import is_public
 from vectadb.core.auth import generate_api_key
 from vectadb.core.config import LAMBDA_SYNC_PAYLOAD_BYTES
 from vectadb.core.errors import VectaError, error_body
@@ -37,7 +40,6 @@ LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 LOCAL_API_ID = "localapi"
 LOCAL_STAGE = "local"
-PUBLIC_PATHS = frozenset({"/health"})
 DATA_DIR = Path(".vectadb")
 DEV_KEY_FILE = DATA_DIR / "dev-api-key"
 # A refused request's unread body is drained (up to these bounds) before the socket closes:
@@ -88,7 +90,9 @@ def rest_proxy_event(
             "domainName": header(headers, "Host") or "localhost",
             "httpMethod": method,
             "identity": {"sourceIp": source_ip, "userAgent": header(headers, "User-Agent")},
-            "path": f"/{LOCAL_STAGE}{path}",
+            # The path as the client asked for it: served at the root, as API Gateway serves a
+            # custom domain (its default endpoint would show /<stage> in front).
+            "path": path,
             "protocol": "HTTP/1.1",
             "requestId": str(uuid.uuid4()),
             "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now_ms / 1000)),
@@ -155,7 +159,7 @@ class LocalGateway:
         path = url.path or "/"
         authorizer_context: dict[str, Any] | None = None
         with self._invoke_lock:
-            if path not in PUBLIC_PATHS:
+            if not is_public(path):
                 denied = self._authorize(method, path, header(headers, "Authorization"))
                 if isinstance(denied, GatewayResult):
                     return denied
@@ -179,7 +183,7 @@ class LocalGateway:
                 source_ip=source_ip,
             )
             response = self._api(event, LocalContext(function_name="vectadb-ingest"))
-        return self.unwrap(response)
+        return compressed(self.unwrap(response), header(headers, "Accept-Encoding"))
 
     def _authorize(self, method: str, path: str, authorization: str | None) -> dict[str, Any] | GatewayResult:
         if not authorization:
@@ -211,6 +215,21 @@ class LocalGateway:
         body = response.get("body") or ""
         raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
         return GatewayResult(int(response.get("statusCode", 500)), headers, raw)
+
+
+MIN_COMPRESSION_BYTES = 1024  # the stack's minimumCompressionSize (infra/api.py)
+
+
+def compressed(result: GatewayResult, accept_encoding: str | None) -> GatewayResult:
+    """The answer gzipped, as API Gateway's payload compression sends it to a client that accepts
+    gzip, once it reaches the stack's minimum size."""
+    accepted = {part.split(";")[0].strip().lower() for part in (accept_encoding or "").split(",")}
+    if "gzip" not in accepted or len(result.body) < MIN_COMPRESSION_BYTES:
+        return result
+    if any(name.lower() == "content-encoding" for name in result.headers):
+        return result
+    headers = {**result.headers, "Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+    return GatewayResult(result.status, headers, gzip.compress(result.body, compresslevel=6))
 
 
 def _gateway_error(status: int, code: str, message: str) -> GatewayResult:
@@ -519,9 +538,16 @@ def main(argv: list[str] | None = None) -> int:
         if model["ok"]
         else f"unavailable: {model.get('error')}"
     )
+    # The key rides in the fragment, which browsers never send: the page moves it into its session
+    # storage and takes it off the address bar.
+    console = f"{server.url}/ui/#key={quote(shown_key, safe='')}" if shown_key else f"{server.url}/ui/"
+    missing = missing_vendor_files()
+    if missing:
+        console += f"  (its libraries are missing: run `make console`; {', '.join(missing)})"
     print(
         f"VectaDB API listening on {server.url}  (SurrealDB: {settings.surreal_url})\n"
         f"  API key: {key_hint}\n"
+        f"  Console: {console}\n"
         f"  try:\n"
         f"    curl -s -X POST {server.url}/api/v1/events -H 'Authorization: Bearer {key_hint}' \\\n"
         f"      -H 'Content-Type: application/json' \\\n"
