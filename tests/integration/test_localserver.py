@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -131,9 +132,9 @@ def _dev_env() -> dict[str, str]:
     return env
 
 
-def _start(cwd: Path) -> tuple[subprocess.Popen[str], str, str]:
+def _start(cwd: Path, *extra: str) -> tuple[subprocess.Popen[str], str, str]:
     proc = subprocess.Popen(
-        DEV_SERVER,
+        [*DEV_SERVER, *extra],
         cwd=cwd,
         env=_dev_env(),
         stdout=subprocess.PIPE,
@@ -213,5 +214,45 @@ def test_dev_server_persists_locks_and_stops_cleanly(tmp_path: Path) -> None:
             timeout=30,
         )
         assert [h["event"]["event_id"] for h in found.json()["hits"]] == [created.json()["event_id"]]
+    finally:
+        _stop(proc)
+
+
+DEMO = ROOT / "lambdas" / "parser" / "demo"
+
+
+def _demo_fed(proc: subprocess.Popen[str]) -> str:
+    assert proc.stdout is not None
+    for _ in range(50):
+        line = proc.stdout.readline()
+        if "demo log files" in line or "demo feed" in line or not line:
+            return line
+    raise AssertionError("the demo feed said nothing")
+
+
+def test_the_demo_looks_alive_and_a_restart_stores_it_once(tmp_path: Path) -> None:
+    """`make dev`'s demo is moved in time so that its last run ended minutes before the first start
+    (the console's default range shows it); a later start feeds the same lines at the same times."""
+    proc, url, key = _start(tmp_path, "--demo", str(DEMO))
+    try:
+        fed = _demo_fed(proc)
+        assert "fed 3 demo log files" in fed and "0 already stored" in fed, fed
+        headers = {"Authorization": f"Bearer {key}"}
+        newest = requests.get(url + "/api/v1/events", params={"limit": 1}, headers=headers, timeout=10)
+        oldest = requests.get(
+            url + "/api/v1/events", params={"limit": 1, "order": "asc"}, headers=headers, timeout=10
+        )
+        now = time.time()
+        newest_at = datetime.fromisoformat(newest.json()["events"][0]["timestamp"]).timestamp()
+        oldest_at = datetime.fromisoformat(oldest.json()["events"][0]["timestamp"]).timestamp()
+        assert now - 15 * 60 < newest_at <= now  # the last demo run ended minutes ago
+        assert now - 24 * 3600 < oldest_at  # and the whole demo is in the last 24 hours
+    finally:
+        _stop(proc)
+    proc, url, _ = _start(tmp_path, "--demo", str(DEMO))
+    try:
+        fed_again = _demo_fed(proc)
+        stored = int(fed.split("parser: ")[1].split(" events")[0])
+        assert f"{stored} events ({stored} already stored" in fed_again, fed_again
     finally:
         _stop(proc)

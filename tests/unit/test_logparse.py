@@ -1148,3 +1148,21 @@ def test_a_step_s_running_totals_give_its_call_the_difference() -> None:
     )
     assert "input_tokens" not in events[0]["properties"]
     assert events[1]["properties"]["run_input_tokens"] == 2028
+
+
+def test_the_demo_shift_moves_every_time_a_line_writes_and_keeps_how_it_is_written() -> None:
+    from vectadb.local.feed import shift_times
+
+    day = 86_400
+    line = (
+        '{"timeUnixNano": 1767812400000000000, "time": "2026-01-07T19:00:00.000Z", "ms": 1767812400123, '
+        '"logged": "2026-01-07 18:00:00,015+0000"} [INFO]\t2026-01-07T17:00:00.120Z\treq-1\tv1.2 x 1-6789aaaa'
+    )
+    moved = shift_times(line, 30 * day + 61)
+    assert moved == (
+        '{"timeUnixNano": 1770404461000000000, "time": "2026-02-06T19:01:01.000Z", "ms": 1770404461123, '
+        '"logged": "2026-02-06 18:01:01,015+0000"} [INFO]\t2026-02-06T17:01:01.120Z\treq-1\tv1.2 x 1-6789aaaa'
+    )
+    assert parse_log_time("2026-02-06 18:01:01,015+0000") - parse_log_time(
+        "2026-01-07 18:00:00,015+0000"
+    ) == ((30 * day + 61) * 1000)

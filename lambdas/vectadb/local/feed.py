@@ -18,6 +18,7 @@ import re
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +35,48 @@ _TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]
 DELIVERY_SIZE = 500
 
 
+# The times a log line can hold, to move them all by one offset: ISO 8601 / logging text (date,
+# separator, time, fraction, zone) and epoch numbers of 13 (ms) or 19 (ns) digits.
+_SHIFTABLE = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})(?P<sep>[T ])(?P<time>\d{2}:\d{2}:\d{2})(?P<rest>(?:[.,]\d+)?"
+    r"(?:Z|[+-]\d{2}:?\d{2})?)|(?<![\d.-])(?P<epoch>1\d{12}(?:\d{6})?)(?![\d.])"
+)
+
+
 def _record_time(record: str) -> int | None:
     found = _TIME.search(record[:200])
     return parse_log_time(found.group(0)) if found else None
 
 
-def deliveries(path: Path, log_group: str, log_stream: str | None) -> Iterator[dict[str, Any]]:
-    """Subscription events for one file."""
+def latest_time(paths: list[Path]) -> int | None:
+    """The latest time written in these log files, epoch ms."""
+    times = [
+        parse_log_time(int(m["epoch"]) if m["epoch"] else m.group(0))
+        for path in paths
+        for m in _SHIFTABLE.finditer(path.read_text())
+    ]
+    return max((t for t in times if t is not None), default=None)
+
+
+def shift_times(text: str, offset_seconds: int) -> str:
+    """Every time in ``text`` moved by whole seconds, written as it was (fractions, zones kept)."""
+
+    def moved(match: re.Match[str]) -> str:
+        if match["epoch"]:
+            scale = 10**9 if len(match["epoch"]) == 19 else 10**3
+            return str(int(match["epoch"]) + offset_seconds * scale)
+        moment = datetime.fromisoformat(f"{match['date']}T{match['time']}") + timedelta(
+            seconds=offset_seconds
+        )
+        return f"{moment:%Y-%m-%d}{match['sep']}{moment:%H:%M:%S}{match['rest']}"
+
+    return _SHIFTABLE.sub(moved, text)
+
+
+def deliveries(
+    path: Path, log_group: str, log_stream: str | None, offset_seconds: int = 0
+) -> Iterator[dict[str, Any]]:
+    """Subscription events for one file; a plain log file's times moved by ``offset_seconds``."""
     text = path.read_text()
     if path.suffix == ".json":
         data = json.loads(text)
@@ -48,6 +84,7 @@ def deliveries(path: Path, log_group: str, log_stream: str | None) -> Iterator[d
             yield item if "awslogs" in item else encode(item)
         return
     stream = log_stream or path.stem
+    text = shift_times(text, offset_seconds) if offset_seconds else text
     clock = int(time.time() * 1000)  # for records that carry no time of their own
     records: list[tuple[int, str]] = []
     for record in log_records(text.splitlines()):
@@ -66,6 +103,7 @@ def feed(
     log_group: str = "/vectadb/feed",
     log_stream: str | None = None,
     dlq_dir: Path = Path(".vectadb/dlq"),
+    offset_seconds: int = 0,
 ) -> dict[str, int]:
     from parser.handler import handler
 
@@ -76,7 +114,7 @@ def feed(
     try:
         for path in files:
             group = f"{log_group}/{path.stem}"
-            for event in deliveries(path, group, log_stream):
+            for event in deliveries(path, group, log_stream, offset_seconds):
                 result = handler(event, LocalContext(function_name="vectadb-parser", timeout_ms=300_000))
                 totals["deliveries"] += 1
                 for key in ("lines", "events", "accepted", "duplicates", "parked"):

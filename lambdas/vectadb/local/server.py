@@ -42,6 +42,7 @@ LOCAL_API_ID = "localapi"
 LOCAL_STAGE = "local"
 DATA_DIR = Path(".vectadb")
 DEV_KEY_FILE = DATA_DIR / "dev-api-key"
+DEMO_OFFSET_FILE = DATA_DIR / "demo-offset-seconds"
 # A refused request's unread body is drained (up to these bounds) before the socket closes:
 # closing on unread data sends a TCP reset, and the client loses the answer it was about to
 # read. 16 MiB is over API Gateway's own 10 MB request limit, so any body the real API takes.
@@ -468,13 +469,35 @@ def _dev_api_key() -> str:
     return key
 
 
+def _demo_offset(files: list[Path]) -> int:
+    """How far the demo's times move so that its last run ended two minutes before the first start
+    (the overview's default range shows it). Kept under ./.vectadb/: a later start feeds the same
+    lines at the same times, so nothing is stored twice."""
+    from vectadb.local.feed import latest_time
+
+    if DEMO_OFFSET_FILE.exists():
+        return int(DEMO_OFFSET_FILE.read_text().strip() or 0)
+    latest = latest_time(files)
+    offset = (int(time.time() * 1000) - 120_000 - latest) // 1000 if latest is not None else 0
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DEMO_OFFSET_FILE.write_text(f"{offset}\n")
+    return offset
+
+
 def _feed_demo(folder: Path, url: str, key: str) -> None:
     """The demo agents' logs, through the real parser handler, into this server (idempotent)."""
     from vectadb.local.feed import feed
 
     files = sorted(folder.glob("*.log"))
     try:
-        totals = feed(files, url, key, log_group="/vectadb/demo", dlq_dir=DATA_DIR / "dlq")
+        totals = feed(
+            files,
+            url,
+            key,
+            log_group="/vectadb/demo",
+            dlq_dir=DATA_DIR / "dlq",
+            offset_seconds=_demo_offset(files),
+        )
     except Exception as exc:  # noqa: BLE001 - the demo is a convenience; the server keeps running
         print(f"vectadb: the demo feed failed: {exc}", flush=True)
         return
