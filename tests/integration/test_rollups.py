@@ -13,6 +13,7 @@ import pytest
 from vectadb.core.models import format_timestamp
 from vectadb.service import queries
 from vectadb.service.ingestion import IngestPolicy, ingest_batch
+from vectadb.stores.base import TraceQuery
 from vectadb.stores.surreal import SurrealStore
 
 T0 = datetime(2026, 11, 28, 9, 17, 23, tzinfo=UTC)
@@ -194,3 +195,35 @@ def test_whole_hours_are_read_from_the_rollups_not_the_events(
         {"dim": "event_type", "from": int(start.timestamp() * 1000), "to": int(end.timestamp() * 1000)},
     )[-1][:1]
     assert plan["operation"] == "Iterate Range"  # the hours asked for, nothing else
+
+
+def test_invocation_percentiles_and_trace_counts_are_what_the_events_and_traces_say(
+    store: SurrealStore, policy: IngestPolicy
+) -> None:
+    events = _corpus(1500)
+    for i in range(0, len(events), 250):
+        ingest_batch(events[i : i + 250], store, policy, now=NOW)
+    rng = random.Random(8)
+    for start, end in [(T0, NOW), *_windows(rng, 6)]:
+        served = queries.stats(store, "event_type", start, end)
+        reports = sorted(
+            e["properties"]["duration_ms"]
+            for e in events
+            if e["event_type"] == "lambda_report"
+            and "duration_ms" in e["properties"]
+            and start <= datetime.fromisoformat(e["timestamp"]) < end
+        )
+        invocations = served["invocations"]
+        assert invocations["count"] == len(reports)
+        if reports:
+            # Nearest rank: the smallest duration that p % of the reports do not exceed.
+            assert invocations["p50_ms"] == reports[-(-len(reports) * 50 // 100) - 1]
+            assert invocations["p95_ms"] == reports[-(-len(reports) * 95 // 100) - 1]
+            assert sum(d <= invocations["p95_ms"] for d in reports) >= 0.95 * len(reports)
+        else:
+            assert invocations["p50_ms"] is None
+        for status in ("running", "completed", "failed"):
+            query = TraceQuery(status=status, start=start, end=end, limit=1000)
+            listed = queries.list_traces(store, query)["traces"]
+            assert served["traces"][status] == len(listed), (status, start, end)
+    assert sum(queries.stats(store, "event_type", T0, NOW)["traces"].values()) > 0

@@ -398,6 +398,21 @@ class StatsBucket(BaseModel):
     avg_duration_ms: float | None = Field(description="The mean duration_ms of the events that have one")
 
 
+class InvocationsOut(BaseModel):
+    count: int = Field(description="Invocations reported (lambda_report events) in the window")
+    p50_ms: float | None = Field(description="Median invocation duration")
+    p95_ms: float | None = Field(description="95th percentile of invocation durations")
+    sampled: bool = Field(description="True when only the newest reports were read (see MAX_REPORTS)")
+
+
+class TraceCountsOut(BaseModel):
+    """Traces that started in the window, by status (running includes abandoned ones)."""
+
+    running: int
+    completed: int
+    failed: int
+
+
 class StatsOut(BaseModel):
     group_by: StatsGroup
     start: Timestamp
@@ -405,6 +420,8 @@ class StatsOut(BaseModel):
     total: int
     errors: int
     buckets: list[StatsBucket]
+    invocations: InvocationsOut
+    traces: TraceCountsOut
 
 
 HealthStatus = Literal["ok", "degraded", "unavailable"]
@@ -500,6 +517,13 @@ class StatsBucketDict(TypedDict):
     avg_duration_ms: float | None
 
 
+class InvocationsDict(TypedDict):
+    count: int
+    p50_ms: float | None
+    p95_ms: float | None
+    sampled: bool
+
+
 class StatsDict(TypedDict):
     """What ``StatsOut`` validates."""
 
@@ -509,3 +533,5 @@ class StatsDict(TypedDict):
     total: int
     errors: int
     buckets: list[StatsBucketDict]
+    invocations: InvocationsDict
+    traces: dict[str, int]

@@ -12,6 +12,7 @@ from vectadb.core.models import (
     MAX_TRACE_ID_LENGTH,
     MIN_TIMESTAMP,
     EventPageDict,
+    InvocationsDict,
     SearchDict,
     SearchFilters,
     SearchHitDict,
@@ -187,7 +188,51 @@ def stats(
         "total": sum(b["total"] for b in out),
         "errors": sum(b["errors"] for b in out),
         "buckets": out,
+        "invocations": invocation_durations(store, start, end),
+        "traces": {status: store.count_traces(status, start, end) for status in TRACE_STATUSES},
     }
+
+
+TRACE_STATUSES = ("running", "completed", "failed")
+# Percentiles do not add up across hours as sums do, so they are read from the reports themselves
+# (one range of the event-type index), newest first, up to this many.
+MAX_REPORTS = 5_000
+_REPORT_PAGE = 1_000
+
+
+def invocation_durations(store: EventStore, start: datetime, end: datetime) -> InvocationsDict:
+    """p50 and p95 of the invocation durations that Lambda reported (``REPORT`` lines) in the window."""
+    durations: list[float] = []
+    after: Position | None = None
+    while len(durations) < MAX_REPORTS:
+        page = store.list_events(
+            EventQuery(start=start, end=end, event_type="lambda_report", limit=_REPORT_PAGE, after=after)
+        )
+        durations += [
+            float(value)
+            for event in page
+            if isinstance(value := event["properties"].get("duration_ms"), int | float)
+            and not isinstance(value, bool)
+        ]
+        if len(page) < _REPORT_PAGE:
+            break
+        last = page[-1]
+        after = Position(ms=to_millis(last["timestamp"]), id=last.get(SORT_TIE) or last["event_id"])
+    durations = durations[:MAX_REPORTS]
+    return {
+        "count": len(durations),
+        "p50_ms": _percentile(durations, 50),
+        "p95_ms": _percentile(durations, 95),
+        "sampled": len(durations) >= MAX_REPORTS,
+    }
+
+
+def _percentile(values: list[float], percent: int) -> float | None:
+    """Nearest rank: the smallest value that at least ``percent`` % of the values do not exceed."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, -(-len(ordered) * percent // 100) - 1)]
 
 
 _SUMS = ("n", "errors", "calls", "input_tokens", "output_tokens", "cost_usd", "timed", "duration_ms")

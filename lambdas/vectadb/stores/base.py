@@ -159,6 +159,10 @@ class EventStore(Protocol):
 
     def list_traces(self, query: TraceQuery) -> list[ListedTrace]: ...
 
+    def count_traces(self, status: str, start: datetime | None, end: datetime | None) -> int:
+        """Traces of ``status`` that started at or after ``start`` and before ``end``."""
+        ...
+
     def rollups(self, dimension: str, start_ms: int, end_ms: int) -> list[RollupRow]:
         """Per hour and value of ``dimension`` (event_type, agent_id, tool, model), the sums of the
         events in [start_ms, end_ms): whole hours from the rollups, the partial ones at either end

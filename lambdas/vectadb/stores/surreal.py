@@ -941,6 +941,16 @@ class SurrealStore:
             row[SORT_TIE] = row.pop(key)[cut:]  # what follows the time in the key: the cursor's tie
         return rows
 
+    def count_traces(self, status: str, start: datetime | None, end: datetime | None) -> int:
+        """Traces of ``status`` that started in the window: a count over one range of its index."""
+        lower, upper, _ = _key_range(True, start, end, None, filter_prefix(status))
+        rows = self._select(
+            "SELECT count() AS n FROM agent_trace WITH INDEX idx_trace_status_sk "
+            "WHERE status_sk >= $lower AND status_sk < $upper GROUP ALL",
+            {"lower": lower, "upper": upper},
+        )
+        return int(rows[0]["n"]) if rows else 0
+
     def rollups(self, dimension: str, start_ms: int, end_ms: int) -> list[RollupRow]:
         if dimension not in ROLLUP_DIMENSIONS:
             raise ValueError(f"no rollups by {dimension}")
