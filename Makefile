@@ -16,7 +16,7 @@ CONSOLE_VENDOR   := lambdas/vectadb/api/console/vendor
 CONSOLE := build/console/installed-$(shell echo $(CONSOLE_PACKAGES) | cksum | cut -d' ' -f1)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test unit integration infra e2e console lint docs format bench model layers cli synth deploy diff destroy clean \
+.PHONY: dev test unit integration infra e2e browser console lint docs format bench model layers cli synth deploy diff destroy clean \
 	agent-logs agent-logs-score
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -52,6 +52,21 @@ $(CONSOLE):
 
 console: $(CONSOLE)
 
+## The browser of the console's end-to-end tests: Debian's chromium, driven by Playwright from PyPI
+## (never `playwright install`); installed when missing if make runs as root, else what to install
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" -eq 0 ]; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
+		|| { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }; \
+	else \
+		echo "The console's browser tests need Chromium at $(CHROMIUM): install Debian's package," \
+			"e.g. 'sudo apt-get install -y chromium', then run make again." >&2; \
+		exit 1; \
+	fi
+
+browser: $(CHROMIUM)
+
 ## The CloudFormation template (cdk.out/), with the cdk-nag checks; deploy, diff and destroy it
 synth: $(STAMP) $(LAYERS) $(CDK) $(CONSOLE)
 	$(CDK) synth --quiet $(CDK_ARGS)
@@ -71,7 +86,7 @@ dev: $(STAMP) $(MODEL) $(CONSOLE)
 	$(BIN)/python -m vectadb.local.server --demo lambdas/parser/demo
 
 ## Lint, then run the whole test suite (pytest's exit code 5, "no tests collected", is reported, not hidden)
-test: $(STAMP) $(MODEL) $(LAYERS) $(CDK) $(CONSOLE) lint
+test: $(STAMP) $(MODEL) $(LAYERS) $(CDK) $(CONSOLE) $(CHROMIUM) lint
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit code 5)" >&2; fi; exit $$rc
 
@@ -85,6 +100,10 @@ integration: $(STAMP) $(MODEL)
 
 infra: $(STAMP) $(LAYERS) $(CDK) $(CONSOLE)
 	$(BIN)/python -m pytest tests/infra $(PYTEST_ARGS)
+
+## The console in headless Chromium against the real local server (the demo and a generated data set)
+e2e: $(STAMP) $(MODEL) $(CONSOLE) $(CHROMIUM)
+	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
 ## Style, types (mypy with pydantic's plugin), complexity (no function worse than grade C, no module
 ## worse than B, average A), and the docs made from the code
