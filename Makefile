@@ -16,7 +16,7 @@ CONSOLE_VENDOR   := lambdas/vectadb/api/console/vendor
 CONSOLE := build/console/installed-$(shell echo $(CONSOLE_PACKAGES) | cksum | cut -d' ' -f1)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test unit integration infra e2e browser console lint docs format bench model layers cli synth deploy diff destroy clean \
+.PHONY: dev test unit integration infra e2e screenshots browser console lint docs format bench model layers cli synth deploy diff destroy clean \
 	agent-logs agent-logs-score
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -104,6 +104,10 @@ infra: $(STAMP) $(LAYERS) $(CDK) $(CONSOLE)
 ## The console in headless Chromium against the real local server (the demo and a generated data set)
 e2e: $(STAMP) $(MODEL) $(CONSOLE) $(CHROMIUM)
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+## Replace the console's screenshots in docs/ with the pages as they are now
+screenshots: $(STAMP) $(MODEL) $(CONSOLE) $(CHROMIUM)
+	VECTADB_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/e2e -k docs_screenshots $(PYTEST_ARGS)
 
 ## Style, types (mypy with pydantic's plugin), complexity (no function worse than grade C, no module
 ## worse than B, average A), and the docs made from the code

@@ -6,6 +6,7 @@ Every figure a test expects is read from the API (or the generated data set), ne
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Callable
@@ -151,6 +152,11 @@ def test_overview_totals_match_the_api_and_charts_render(
     assert abs(float(_value(page, "overview-cost")) - sum(b["cost_usd"] for b in stats["buckets"])) < 1e-6
     for status in ("running", "completed", "failed"):
         assert _value(page, f"overview-traces-{status}") == str(len(_all_traces(live, status=status, **span)))
+        assert stats["traces"][status] == len(_all_traces(live, status=status, **span))
+    # Invocation percentiles, from the Lambda reports of the window (the demo's and the generated).
+    assert stats["invocations"]["count"] > 0
+    assert float(_value(page, "overview-invocation-pct")) == stats["invocations"]["p95_ms"]
+    expect(page.get_by_test_id("overview-invocation-pct")).to_contain_text(" / ")
 
     # The window covers the generated data (and the figures shown are not zero by accident).
     generated = data.events
@@ -346,17 +352,19 @@ def test_ten_thousand_event_trace_opens_fast(
 # -- the screenshots in docs/console.md -----------------------------------------------------------
 
 
-def test_docs_screenshots(signed_in: Page, live: LiveServer) -> None:
-    """Rewrites docs/screenshots/*.png (light theme) from the pages as they are now."""
+def test_docs_screenshots(signed_in: Page, live: LiveServer, tmp_path: Path) -> None:
+    """Screenshots of the pages as they are now (light theme), into the test's directory; with
+    VECTADB_UPDATE_SCREENSHOTS=1 (`make screenshots`) they replace docs/screenshots/*.png."""
     page = signed_in
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shots = SCREENSHOTS if os.environ.get("VECTADB_UPDATE_SCREENSHOTS") == "1" else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
     expect(page.locator("[data-testid=chart-events-plot] canvas").first).to_be_visible()
     page.mouse.move(0, 0)
-    page.screenshot(path=SCREENSHOTS / "overview.png", full_page=True)
+    page.screenshot(path=shots / "overview.png", full_page=True)
 
     page.get_by_test_id("nav-traces").click()
     expect(page.get_by_test_id("trace-row").first).to_be_visible()
-    page.screenshot(path=SCREENSHOTS / "traces.png")
+    page.screenshot(path=shots / "traces.png")
 
     failed = live.data.failed[0]
     error = next(e for e in failed.events if e["event_type"] == "agent_error")
@@ -365,10 +373,11 @@ def test_docs_screenshots(signed_in: Page, live: LiveServer) -> None:
         error["event_id"]
     )
     expect(page.get_by_test_id("similar-item").first).to_be_visible()
-    page.screenshot(path=SCREENSHOTS / "trace-failed.png")
+    page.screenshot(path=shots / "trace-failed.png")
 
     page.goto(f"{live.ui}#/search?{urlencode({'q': dataset.NEEDLE_QUERY})}")
     expect(page.get_by_test_id("search-hit").first).to_be_visible()
-    page.screenshot(path=SCREENSHOTS / "search.png")
+    page.screenshot(path=shots / "search.png")
     for name in ("overview", "traces", "trace-failed", "search"):
-        assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000
+        assert (shots / f"{name}.png").stat().st_size > 10_000
+        assert (SCREENSHOTS / f"{name}.png").is_file(), "docs/console.md shows it: run make screenshots"

@@ -1,5 +1,5 @@
 // Overview: totals, events and errors over time, traces by status, tools, models and durations,
-// every figure from GET /api/v1/stats and GET /api/v1/traces.
+// every figure from GET /api/v1/stats (and GET /api/v1/traces for one agent's traces).
 
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { api } from "../api.js";
@@ -13,7 +13,7 @@ import {
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const STATUSES = ["running", "completed", "failed"];
-// Traces are counted by paging GET /traces (it has no count); past this many per status, "N+".
+// One agent's traces are counted by paging GET /traces; past this many per status, "N+".
 const COUNT_PAGES = 5;
 const COUNT_PAGE_SIZE = 1000;
 
@@ -45,9 +45,13 @@ export function OverviewPage({ params }) {
       stats("tool"),
       stats("model"),
       stats("agent_id"),
-      countTraces({ ...span, agent_id: agent || undefined }, signal),
+      // /stats counts the traces of the whole range; for one agent, its traces are paged through.
+      agent ? countTraces({ ...span, agent_id: agent }, signal) : null,
     ])
-      .then(async ([byType, byTime, byTool, byModel, byAgent, traces]) => {
+      .then(async ([byType, byTime, byTool, byModel, byAgent, agentTraces]) => {
+        const traces = agentTraces || Object.fromEntries(
+          STATUSES.map((s) => [s, { n: byType.traces[s], abandoned: 0, more: false }]),
+        );
         let newest = null;
         if (byType.total === 0) {
           const page = await api("events", { query: { limit: 1, ...(agent ? { agent_id: agent } : {}) }, signal });
@@ -102,7 +106,7 @@ export function OverviewPage({ params }) {
   </div>`;
 }
 
-/** Pages through GET /traces per status: the API has no count. */
+/** Pages through GET /traces per status, for one agent (/stats counts all agents' traces). */
 async function countTraces(query, signal) {
   const counts = {};
   await Promise.all(
@@ -318,16 +322,16 @@ function Models({ byModel }) {
 }
 
 function Durations({ byType, series, bucketMs }) {
-  // TODO(api): p50/p95 of invocation durations. /stats gives only avg_duration_ms (the mean of
-  // duration_ms per bucket); percentiles need the API to return them (e.g. from a histogram in the
-  // rollups). Until then the console shows the means and no invented percentiles.
   const timed = byType.buckets.filter((b) => b.avg_duration_ms !== null).sort((a, b) => b.avg_duration_ms - a.avg_duration_ms);
   const invocation = byType.buckets.find((b) => b.key === "lambda_report");
   return html`<div>
     <div class="stats-row stats-row-compact">
       <${Stat} label="Invocation mean" testid="overview-invocation-mean" value=${invocation ? invocation.avg_duration_ms : undefined}
         display=${invocation ? fmtDuration(invocation.avg_duration_ms) : "–"} hint=${invocation ? `${fmtInt(invocation.total)} lambda_report events` : "no lambda_report events"} />
-      <${Stat} label="p50 / p95" testid="overview-invocation-pct" display="n/a" hint="not offered by the API yet" />
+      <${Stat} label="Invocations p50 / p95" testid="overview-invocation-pct"
+        value=${byType.invocations.p95_ms ?? undefined}
+        display=${byType.invocations.count ? `${fmtDuration(byType.invocations.p50_ms)} / ${fmtDuration(byType.invocations.p95_ms)}` : "–"}
+        hint=${`${fmtInt(byType.invocations.count)} reported${byType.invocations.sampled ? " (the newest)" : ""}`} />
     </div>
     <${BarList} testid="durations" label="Mean duration by event type" items=${timed.map((b) => ({
       label: b.key ?? "untyped", value: b.avg_duration_ms, tone: "chart4", text: html`<strong>${fmtDuration(b.avg_duration_ms)}</strong>`,
