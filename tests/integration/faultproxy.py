@@ -58,7 +58,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.forwarded += 1
         self.send_response(upstream.status_code)
         for name, value in upstream.headers.items():
-            if name.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
+            if name.lower() not in (
+                "content-length",
+                "content-encoding",
+                "transfer-encoding",
+                "connection",
+                "server",
+                "date",
+            ):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(upstream.content)))
         self.end_headers()

@@ -227,3 +227,48 @@ def test_invocation_percentiles_and_trace_counts_are_what_the_events_and_traces_
             listed = queries.list_traces(store, query)["traces"]
             assert served["traces"][status] == len(listed), (status, start, end)
     assert sum(queries.stats(store, "event_type", T0, NOW)["traces"].values()) > 0
+
+
+def _trace_sums(events: list[dict[str, Any]], policy: IngestPolicy) -> dict[str, tuple]:
+    """Per trace, what its events add up to, as a user would count them from the events."""
+    from vectadb.core.ids import trace_id_for_session
+
+    sums: dict[str, list] = defaultdict(lambda: [0, 0, 0, 0.0])
+    for e in events:
+        p = e["properties"]
+        row = sums[trace_id_for_session(e["session_id"])]
+        row[0] += e["event_type"] in policy.error_event_types or p.get("level") == "ERROR"
+        row[1] += p.get("input_tokens", 0)
+        row[2] += p.get("output_tokens", 0)
+        row[3] += p.get("cost_usd", 0.0)
+    return {trace: (errors, tin, tout, round(cost, 6)) for trace, (errors, tin, tout, cost) in sums.items()}
+
+
+def _served_trace_sums(store: SurrealStore) -> dict[str, tuple]:
+    traces = queries.list_traces(store, TraceQuery(limit=1000))["traces"]
+    return {
+        t["trace_id"]: (t["error_count"], t["input_tokens"], t["output_tokens"], round(t["cost_usd"], 6))
+        for t in traces
+    }
+
+
+def test_traces_carry_what_their_events_add_up_to_under_redelivery_replace_and_upgrade(
+    store: SurrealStore, policy: IngestPolicy
+) -> None:
+    events = _corpus(400, seed=11)
+    for chunk in range(0, len(events), 100):
+        ingest_batch(events[chunk : chunk + 100], store, policy, now=NOW)
+        ingest_batch(events[max(0, chunk - 50) : chunk + 50], store, policy, now=NOW)  # partial redelivery
+    assert _served_trace_sums(store) == _trace_sums(events, policy)
+    assert any(errors for errors, *_ in _served_trace_sums(store).values())
+
+    # A re-parse moves events between traces and changes what they count.
+    changed = [{**e, "event_type": "error", "session_id": "s0"} for e in events[:40]]
+    ingest_batch(changed, store, policy, now=NOW, replace=True)
+    assert _served_trace_sums(store) == _trace_sums(changed + events[40:], policy)
+
+    # A store from before traces carried sums gets them once, on upgrade.
+    store._run("UPDATE agent_trace SET error_count = 0, input_tokens = 0, cost_usd = 0.0 RETURN NONE;")
+    store._run("UPDATE schema_meta:vectadb SET version = 9 RETURN NONE;")
+    store.ensure_schema()
+    assert _served_trace_sums(store) == _trace_sums(changed + events[40:], policy)

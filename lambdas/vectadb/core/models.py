@@ -324,6 +324,10 @@ class TraceOut(BaseModel):
     total_events: int
     created_at: Timestamp
     model: str | None = Field(default=None, description="The model that the trace's events last named")
+    error_count: int = Field(default=0, description="Of its events, errors")
+    input_tokens: int = Field(default=0, description="The input tokens its LLM calls reported")
+    output_tokens: int = Field(default=0, description="The output tokens its LLM calls reported")
+    cost_usd: float = Field(default=0.0, description="The cost its events reported (cost_usd)")
     abandoned: bool = Field(
         default=False,
         description="Running, but no event for VECTADB_TRACE_ABANDONED_AFTER_SECONDS (15 minutes): "
@@ -466,6 +470,10 @@ class StoredTrace(TypedDict):
     total_events: int
     created_at: datetime
     model: str | None
+    error_count: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
     abandoned: NotRequired[bool]  # never stored: the queries service sets it on the way out
 
 

@@ -5,8 +5,9 @@ descending, ``tkey`` per trace) so that every listing is a single-field index ra
 stop at its page size; see ``surreal.py`` for why descending order needs a key of its own.
 """
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 ROLLUPS_SINCE = 7  # a store older than this has events whose rollups must be made once
+TRACE_SUMS_SINCE = 10  # a store older than this has traces whose sums must be made once
 
 SCHEMA = """
 DEFINE TABLE OVERWRITE agent_trace SCHEMAFULL;
@@ -21,6 +22,11 @@ DEFINE FIELD OVERWRITE last_event_at ON agent_trace TYPE datetime;
 DEFINE FIELD OVERWRITE total_events ON agent_trace TYPE int DEFAULT 0;
 -- v5: the model the trace's events last named (its LLM calls that do not say theirs use it).
 DEFINE FIELD OVERWRITE model ON agent_trace TYPE option<string>;
+-- v10: what the trace's events add up to, as the rollups count them (fn::rollup_row).
+DEFINE FIELD OVERWRITE error_count ON agent_trace TYPE int DEFAULT 0;
+DEFINE FIELD OVERWRITE input_tokens ON agent_trace TYPE int DEFAULT 0;
+DEFINE FIELD OVERWRITE output_tokens ON agent_trace TYPE int DEFAULT 0;
+DEFINE FIELD OVERWRITE cost_usd ON agent_trace TYPE float DEFAULT 0.0;
 DEFINE FIELD OVERWRITE created_at ON agent_trace TYPE datetime DEFAULT time::now() READONLY;
 DEFINE FIELD OVERWRITE updated_at ON agent_trace TYPE datetime VALUE time::now();
 DEFINE FIELD OVERWRITE sk ON agent_trace TYPE string;

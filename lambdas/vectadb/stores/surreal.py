@@ -40,7 +40,7 @@ from vectadb.stores.base import (
     named_model,
 )
 from vectadb.stores.locking import DirectoryLock
-from vectadb.stores.schema import ROLLUPS_SINCE, SCHEMA, SCHEMA_VERSION
+from vectadb.stores.schema import ROLLUPS_SINCE, SCHEMA, SCHEMA_VERSION, TRACE_SUMS_SINCE
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,8 @@ EVENT_FIELDS = (
 )
 TRACE_FIELDS = (
     "record::id(id) AS trace_id, session_id, agent_id, status, start_time, end_time, "
-    "last_event_at, total_events, created_at, model"
+    "last_event_at, total_events, created_at, model, error_count ?? 0 AS error_count, "
+    "input_tokens ?? 0 AS input_tokens, output_tokens ?? 0 AS output_tokens, cost_usd ?? 0.0 AS cost_usd"
 )
 
 # The rollups' dimensions: the field of fn::rollup_row (schema.py) that each is keyed by.
@@ -121,6 +122,25 @@ FROM (
 ) GROUP BY bucket, key
 """
 
+# Traces stored before they carried sums (v10): summed once from their events, as writes sum them.
+BACKFILL_TRACE_SUMS = """
+BEGIN TRANSACTION;
+LET $rows = (
+    SELECT trace_id, fn::rollup_row(time::millis(timestamp), event_type, agent_id, is_error, properties) AS r
+    FROM agent_event WHERE trace_id != NONE
+);
+FOR $t IN (
+    SELECT trace_id, math::sum(r.err) AS errors, math::sum(r.in_tok) AS input_tokens,
+        math::sum(r.out_tok) AS output_tokens, math::sum(r.cost) AS cost_usd
+    FROM $rows GROUP BY trace_id
+) {
+    UPDATE type::thing('agent_trace', $t.trace_id) SET error_count = $t.errors,
+        input_tokens = $t.input_tokens, output_tokens = $t.output_tokens, cost_usd = <float>$t.cost_usd
+    RETURN NONE;
+};
+COMMIT TRANSACTION;
+"""
+
 # One transaction per batch. Only the events that were new touch traces and edges: the first
 # stored copy of an event wins, so a redelivery changes nothing, even one whose session, trace or
 # parent differs from the stored copy. Usually every event is new and the per-trace aggregates and
@@ -138,7 +158,9 @@ LET $new = (INSERT IGNORE INTO agent_event (
 LET $all_new = array::len($new) = array::len($rows);
 LET $traces = IF $all_new THEN $traces ELSE (
     SELECT trace_id AS key, session_id, agent_id, count() AS n, math::min(ms) AS first_ms,
-        math::max(ms) AS last_ms, math::max(end_ms) AS end_ms, math::max(rank) AS rank
+        math::max(ms) AS last_ms, math::max(end_ms) AS end_ms, math::max(rank) AS rank,
+        math::sum(err) AS errors, math::sum(in_tok) AS input_tokens, math::sum(out_tok) AS output_tokens,
+        math::sum(cost) AS cost_usd
     FROM $rows WHERE trace_id != NONE AND k INSIDE $new GROUP BY key
 ) END;
 LET $trace_edges = IF $all_new THEN $trace_edges
@@ -161,6 +183,10 @@ FOR $t IN $traces {
         session_id = session_id ?? $t.session_id,
         agent_id = agent_id ?? $t.agent_id,
         total_events += $t.n,
+        error_count = (error_count ?? 0) + $t.errors,
+        input_tokens = (input_tokens ?? 0) + $t.input_tokens,
+        output_tokens = (output_tokens ?? 0) + $t.output_tokens,
+        cost_usd = (cost_usd ?? 0.0) + $t.cost_usd,
         start_time = time::min([start_time ?? $first, $first]),
         last_event_at = time::max([last_event_at ?? $last, $last]),
         end_time = IF $end = NONE THEN end_time ELSE time::max([end_time ?? $end, $end]) END,
@@ -197,15 +223,19 @@ LET $ids = $rows.k;
 LET $left = (SELECT VALUE trace_id FROM array::map($ids, |$k| type::thing('agent_event', $k)));
 LET $touched = array::distinct(array::concat($left, $rows.trace_id)).filter(|$t| $t != NONE);
 LET $staying = (
-    SELECT trace_id, timestamp, sk, rsk, event_type FROM agent_event
+    SELECT trace_id, timestamp, sk, rsk, event_type,
+        fn::rollup_row(time::millis(timestamp), event_type, agent_id, is_error, properties) AS r
+    FROM agent_event
     WHERE trace_id INSIDE $touched AND record::id(id) NOTINSIDE $ids
 );
 LET $arriving = (
-    SELECT trace_id, time::from::millis(ms) AS timestamp, sk, rsk, event_type FROM $rows
-    WHERE trace_id != NONE
+    SELECT trace_id, time::from::millis(ms) AS timestamp, sk, rsk, event_type,
+        { err: err, in_tok: in_tok, out_tok: out_tok, cost: cost } AS r
+    FROM $rows WHERE trace_id != NONE
 );
 LET $members = (
-    SELECT trace_id, timestamp, sk, rsk, $ranks[event_type] ?? 0 AS rank
+    SELECT trace_id, timestamp, sk, rsk, $ranks[event_type] ?? 0 AS rank, r.err AS err,
+        r.in_tok AS in_tok, r.out_tok AS out_tok, r.cost AS cost
     FROM array::concat($staying, $arriving)
 );
 FOR $r IN $rows {
@@ -240,6 +270,10 @@ FOR $t IN $touched {
             session_id = session_id ?? $meta[$t].session_id,
             agent_id = agent_id ?? $meta[$t].agent_id,
             total_events = array::len($held),
+            error_count = math::sum($held.err),
+            input_tokens = math::sum($held.in_tok),
+            output_tokens = math::sum($held.out_tok),
+            cost_usd = <float>math::sum($held.cost),
             start_time = time::min($held.timestamp),
             last_event_at = time::max($held.timestamp),
             end_time = time::max((SELECT VALUE timestamp FROM $held WHERE rank > 0)),
@@ -624,6 +658,8 @@ class SurrealStore:
         if current is not None and current < ROLLUPS_SINCE:
             # Events stored before rollups existed: their hours are summed once, day by day.
             self.rebuild_all_rollups()
+        if current is not None and current < TRACE_SUMS_SINCE:
+            self._write(BACKFILL_TRACE_SUMS, {})
 
     def rebuild_all_rollups(self) -> int:
         """Make every hour's rollups again from its events (after a change of their definition);
@@ -665,6 +701,10 @@ class SurrealStore:
                     "rank": ev.status_rank,
                     "model": None,
                     "model_ms": 0,
+                    "errors": row["err"],
+                    "input_tokens": row["in_tok"],
+                    "output_tokens": row["out_tok"],
+                    "cost_usd": row["cost"],
                 }
             else:
                 trace["agent_id"] = trace["agent_id"] or ev.agent_id
@@ -673,6 +713,10 @@ class SurrealStore:
                 trace["last_ms"] = max(trace["last_ms"], ev.timestamp_ms)
                 trace["end_ms"] = max(trace["end_ms"], row["end_ms"])
                 trace["rank"] = max(trace["rank"], ev.status_rank)
+                trace["errors"] += row["err"]
+                trace["input_tokens"] += row["in_tok"]
+                trace["output_tokens"] += row["out_tok"]
+                trace["cost_usd"] += row["cost"]
             model = named_model(ev.properties)
             entry = traces[ev.trace_id]
             if model is not None and ev.timestamp_ms >= entry["model_ms"]:
