@@ -399,6 +399,9 @@ def get_traces(
     session_id: Filter = None,
     agent_id: Filter = None,
     status: Annotated[TraceStatus | None, Query()] = None,
+    has_errors: Annotated[
+        bool | None, Query(description="true: traces with at least one error event; false: none")
+    ] = None,
     start: Start = None,
     end: End = None,
     limit: Limit = 100,
@@ -411,6 +414,7 @@ def get_traces(
         session_id=session_id,
         agent_id=agent_id,
         status=status,
+        has_errors=has_errors,
         order=order,
         limit=limit,
     )

@@ -261,6 +261,16 @@ def test_traces_carry_what_their_events_add_up_to_under_redelivery_replace_and_u
         ingest_batch(events[max(0, chunk - 50) : chunk + 50], store, policy, now=NOW)  # partial redelivery
     assert _served_trace_sums(store) == _trace_sums(events, policy)
     assert any(errors for errors, *_ in _served_trace_sums(store).values())
+    # has_errors splits the listing by the same count, page after page.
+    sums = _served_trace_sums(store)
+    for has_errors in (True, False):
+        listed, cursor = [], None
+        while True:
+            page = queries.list_traces(store, TraceQuery(has_errors=has_errors, limit=2), cursor)
+            listed += [t["trace_id"] for t in page["traces"]]
+            if not (cursor := page["next_cursor"]):
+                break
+        assert sorted(listed) == sorted(t for t, (errors, *_) in sums.items() if (errors > 0) == has_errors)
 
     # A re-parse moves events between traces and changes what they count.
     changed = [{**e, "event_type": "error", "session_id": "s0"} for e in events[:40]]

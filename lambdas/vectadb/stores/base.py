@@ -87,6 +87,7 @@ class TraceQuery:
     session_id: str | None = None
     agent_id: str | None = None
     status: str | None = None
+    has_errors: bool | None = None
     order: Order = "desc"
     limit: int = 100
     after: Position | None = None

@@ -949,7 +949,10 @@ class SurrealStore:
         else:
             key, prefix = order, ""
         filters = {"session_id": query.session_id, "agent_id": query.agent_id, "status": query.status}
-        return self._page("agent_trace", TRACE_FIELDS, key, f"idx_trace_{key}", prefix, query, filters)
+        errors = {True: "error_count > 0", False: "(error_count ?? 0) = 0", None: None}[query.has_errors]
+        return self._page(
+            "agent_trace", TRACE_FIELDS, key, f"idx_trace_{key}", prefix, query, filters, condition=errors
+        )
 
     def _page(
         self,
@@ -960,8 +963,10 @@ class SurrealStore:
         prefix: str,
         query: EventQuery | TraceQuery,
         filters: dict[str, str | None],
+        condition: str | None = None,
     ) -> list[Any]:
-        """One keyset page: a range on ``key`` (always scanned ascending), equality filters on the rest."""
+        """One keyset page: a range on ``key`` (always scanned ascending), equality filters on the rest
+        and ``condition`` (a fixed expression of this module, no value in it)."""
         lower, upper, past = _key_range(query.order == "asc", query.start, query.end, query.after, prefix)
         params: dict[str, Any] = {"limit": query.limit, "lower": lower, "upper": upper}
         if past is not None and past >= lower:
@@ -974,6 +979,8 @@ class SurrealStore:
             if value is not None:
                 where.append(f"{field} = ${field}")
                 params[field] = value
+        if condition is not None:
+            where.append(condition)
         # Identifiers come from closed sets in this module; every value is a $parameter.
         sql = (
             f"SELECT {fields}, {key} FROM {table} WITH INDEX {index} "  # noqa: S608
