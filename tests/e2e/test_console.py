@@ -187,9 +187,27 @@ def test_failed_trace_shows_its_error_row_highlighted(signed_in: Page, live: Liv
     # Only failed traces are listed, the API's failed traces, newest first.
     expect(page.locator("[data-testid=trace-row]:not([data-status=failed])")).to_have_count(0)
     rows = _row_ids(page)
-    api_failed = [t["trace_id"] for t in live.get("traces", status="failed", limit=len(rows))["traces"]]
-    assert rows == api_failed
+    api_failed = live.get("traces", status="failed", limit=len(rows))["traces"]
+    assert rows == [t["trace_id"] for t in api_failed]
+    # Each row shows the trace's own error count, tokens and cost, as the API counts them.
+    for trace in api_failed:
+        row = page.locator(f"[data-testid=trace-row][data-trace-id='{trace['trace_id']}']")
+        assert row.get_by_test_id("trace-errors").get_attribute("data-value") == str(trace["error_count"])
+        tokens = trace["input_tokens"] + trace["output_tokens"]
+        assert row.get_by_test_id("trace-tokens").get_attribute("data-value") == str(tokens)
+    assert all(t["error_count"] > 0 for t in api_failed)
     shot("traces-failed")
+
+    # "Has errors" lists exactly the API's traces with an error event.
+    page.get_by_test_id("filter-status").select_option("")
+    page.get_by_test_id("filter-errors").select_option("true")
+    page.wait_for_url("**/ui/#/traces?errors=true")
+    with_errors = live.get("traces", has_errors="true", limit=50)["traces"]
+    expect(page.get_by_test_id("trace-row")).to_have_count(len(with_errors))
+    assert _row_ids(page) == [t["trace_id"] for t in with_errors]
+    page.get_by_test_id("filter-errors").select_option("")
+    page.get_by_test_id("filter-status").select_option("failed")
+    page.wait_for_url("**/ui/#/traces?status=failed")
 
     failed = next(t for t in live.data.failed if t.trace_id in rows)
     page.locator(f"[data-testid=trace-row][data-trace-id='{failed.trace_id}'] td").nth(3).click()

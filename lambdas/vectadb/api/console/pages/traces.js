@@ -6,13 +6,10 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { api, pool, seg } from "../api.js";
 import { ErrorNote, Loading, Note, RangePicker, StatusBadge, html, useInterval } from "../ui.js";
 import {
-  RANGES, Time, eventSummary, fmtDuration, fmtInt, fromLocalInput, hashFor, isoOrNull, navigate,
+  RANGES, Time, eventSummary, fmtCost, fmtDuration, fmtInt, fromLocalInput, hashFor, isoOrNull, navigate,
   resolveRange, shortId, toLocalInput, toMs, traceHref,
 } from "../util.js";
 
-// TODO(api): a "has errors" filter and error / token / cost columns need GET /traces to carry
-// per-trace error_count, input_tokens, output_tokens and cost_usd (TraceOut has none of them
-// today, only total_events and the last model); the console shows what TraceOut has.
 const PAGE_SIZE = 50;
 const REFRESH_MS = 5000;
 const TRACE_RANGES = [{ id: "any", label: "Any time" }, ...RANGES];
@@ -22,6 +19,7 @@ const SEMANTIC_TRACES = 25;
 export function TracesPage({ params }) {
   const filters = {
     status: params.status || "",
+    errors: params.errors || "",
     agent: params.agent || "",
     session: params.session || "",
     range: params.range || "any",
@@ -104,6 +102,7 @@ async function listTraces(filters, span, cursor) {
   const page = await api("traces", {
     query: {
       status: filters.status || undefined,
+      has_errors: filters.errors || undefined,
       agent_id: filters.agent || undefined,
       session_id: filters.session || undefined,
       start: isoOrNull(span.start),
@@ -174,6 +173,14 @@ function TraceFilters({ filters }) {
       </select>
     </label>
     <label class="field">
+      <span>Errors</span>
+      <select data-testid="filter-errors" value=${draft.errors} onChange=${(e) => apply({ errors: e.currentTarget.value })}>
+        <option value="">With or without</option>
+        <option value="true">Has errors</option>
+        <option value="false">No errors</option>
+      </select>
+    </label>
+    <label class="field">
       <span>Agent</span>
       <input type="text" data-testid="filter-agent" value=${draft.agent} onInput=${set("agent")} placeholder="agent_id" autocomplete="off" spellcheck="false" />
     </label>
@@ -216,6 +223,9 @@ function TraceTable({ traces, semantic }) {
         <th scope="col">Agent</th>
         <th scope="col">Session</th>
         <th scope="col" class="num">Events</th>
+        <th scope="col" class="num">Errors</th>
+        <th scope="col" class="num">Tokens</th>
+        <th scope="col" class="num">Cost</th>
         <th scope="col">Model</th>
         ${semantic && html`<th scope="col">Best match</th>`}
         <th scope="col">Trace</th>
@@ -233,6 +243,10 @@ function TraceTable({ traces, semantic }) {
             <td>${t.agent_id || html`<span class="muted">–</span>`}</td>
             <td class="mono">${t.session_id ? html`<span class="ellipsis" title=${t.session_id}>${t.session_id}</span>` : html`<span class="muted">–</span>`}</td>
             <td class="num">${fmtInt(t.total_events)}</td>
+            <td class=${t.error_count ? "num text-error" : "num"} data-testid="trace-errors" data-value=${t.error_count}>${fmtInt(t.error_count)}</td>
+            <td class="num" data-testid="trace-tokens" data-value=${t.input_tokens + t.output_tokens}
+              title=${`${fmtInt(t.input_tokens)} in, ${fmtInt(t.output_tokens)} out`}>${fmtInt(t.input_tokens + t.output_tokens)}</td>
+            <td class="num" data-testid="trace-cost" data-value=${t.cost_usd}>${t.cost_usd ? fmtCost(t.cost_usd) : html`<span class="muted">–</span>`}</td>
             <td>${t.model || html`<span class="muted">–</span>`}</td>
             ${semantic && html`<td><div class="match">
               <span class="score" title="cosine similarity">${t.match.score.toFixed(3)}</span>
