@@ -16,8 +16,6 @@ Baseline in the same run: the API calls behind the overview, timed from Python.
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import statistics
 import sys
 import tempfile
@@ -30,7 +28,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.scale import KEY, Server, make_events
+from bench.scale import KEY, Server, make_events, post_events
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -56,18 +54,6 @@ def big_trace(n: int) -> list[dict[str, Any]]:
     ]
 
 
-def post_all(session: requests.Session, url: str, events: list[dict[str, Any]]) -> None:
-    for chunk in range(0, len(events), 500):
-        body = gzip.compress(json.dumps({"events": events[chunk : chunk + 500]}).encode(), 1)
-        response = session.post(
-            f"{url}/api/v1/events/batch",
-            data=body,
-            headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
-            timeout=300,
-        )
-        assert response.status_code == 200, response.text[:300]
-
-
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -82,8 +68,8 @@ def main() -> None:
         server.start()
         url = server.url
         began = time.perf_counter()
-        post_all(session, url, make_events(args.events))  # over the last three days
-        post_all(session, url, big_trace(10_000))
+        post_events(session, url, make_events(args.events), batch=500)  # over the last three days
+        post_events(session, url, big_trace(10_000), batch=500)
         print(f"ingested {args.events} + 10,000 events in {time.perf_counter() - began:.0f} s")
         end = datetime.now(UTC)
         window = {"start": (end - timedelta(days=7)).isoformat(), "end": end.isoformat()}

@@ -137,6 +137,19 @@ class Server:
         return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
+def post_events(session: requests.Session, url: str, events: list[dict[str, Any]], batch: int = 100) -> None:
+    """The events through the API, as a forwarder sends them: gzip batches."""
+    for chunk in range(0, len(events), batch):
+        body = gzip.compress(json.dumps({"events": events[chunk : chunk + batch]}).encode(), 1)
+        response = session.post(
+            f"{url}/api/v1/events/batch",
+            data=body,
+            headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+            timeout=300,
+        )
+        assert response.status_code == 200, response.text[:300]
+
+
 def open_times(workdir: Path) -> str:
     """How long each store takes to open on its own (in this process), the server stopped."""
     sys.path.insert(0, str(ROOT / "lambdas"))
@@ -182,15 +195,7 @@ def main() -> None:
         server.start()
         url = server.url
         began = time.perf_counter()
-        for chunk in range(0, len(events), 100):
-            body = gzip.compress(json.dumps({"events": events[chunk : chunk + 100]}).encode(), 1)
-            response = session.post(
-                f"{url}/api/v1/events/batch",
-                data=body,
-                headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
-                timeout=300,
-            )
-            assert response.status_code == 200, response.text[:300]
+        post_events(session, url, events)
         ingest = len(events) / (time.perf_counter() - began)
         rows.append(
             (
