@@ -181,23 +181,23 @@ def health() -> Response[HealthOut]:
 
 
 @app.get("/", include_in_schema=False)
-def console_root() -> Response[str]:
+def console_root() -> Response[Any]:
     return _to_console()
 
 
 @app.get(CONSOLE_PREFIX, include_in_schema=False)  # also matches /ui/ (the resolver ignores a final /)
-def console_page() -> Response[str]:
+def console_page() -> Response[Any]:
     if app.current_event.path == CONSOLE_PREFIX:
         return _to_console()  # the page's relative links need the final /
     return _console_file("")
 
 
 @app.get(CONSOLE_PREFIX + "/.+", include_in_schema=False)
-def console_asset() -> Response[str]:
+def console_asset() -> Response[Any]:
     return _console_file(app.current_event.path.removeprefix(CONSOLE_PREFIX + "/"))
 
 
-def _to_console() -> Response[str]:
+def _to_console() -> Response[Any]:
     """A redirect to /ui/, under the stage's prefix when API Gateway adds one (/prod/ui/)."""
     path = app.current_event.path
     full = app.current_event.request_context.path or path
@@ -205,14 +205,14 @@ def _to_console() -> Response[str]:
     return Response(status_code=302, headers={"Location": f"{prefix}{CONSOLE_PREFIX}/"}, body="")
 
 
-def _console_file(name: str) -> Response[str]:
+def _console_file(name: str) -> Response[Any]:
     found = console_file(name)
     if found is None:
         return _json_error(404, error_body("not_found", f"no console file {name!r}"))
     headers = {"ETag": found.etag, "Cache-Control": found.cache_control, "X-Content-Type-Options": "nosniff"}
     if found.content_type.startswith("text/html"):
         headers |= {"Content-Security-Policy": content_security_policy(), "Referrer-Policy": "no-referrer"}
-    if app.current_event.get_header_value("if-none-match") == found.etag:
+    if app.current_event.headers.get("if-none-match") == found.etag:
         return Response(status_code=304, headers=headers, body="")
     return Response(status_code=200, content_type=found.content_type, headers=headers, body=found.body)
 

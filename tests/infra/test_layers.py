@@ -72,6 +72,12 @@ def test_the_code_asset_leaves_out_demo_logs_and_caches(default: Synth) -> None:
     assert not (asset / "parser" / "demo").exists()
     assert (asset / "vectadb" / "core" / "models.py").is_file()
     assert not (asset / "vectadb" / "local").exists()  # the local server, feed and command lines
+    # The console ships in the asset, its pinned libraries too: nothing is fetched at run time.
+    console = asset / "vectadb" / "api" / "console"
+    from vectadb.api.console import VENDOR_FILES
+
+    assert (console / "index.html").is_file()
+    assert all((console / "vendor" / name).is_file() for name in VENDOR_FILES)
     assert not list(asset.rglob("__pycache__"))
 
 

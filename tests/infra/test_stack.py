@@ -750,3 +750,9 @@ def test_the_default_and_every_listed_host_type_that_fits_pass_validation() -> N
 def test_a_stack_name_ecs_refuses_is_fine_without_ecs() -> None:
     config = parse_config({"stack_name": "AwsVectaDb", "storage": EXTERNAL})
     assert config.stack_name == "AwsVectaDb"
+
+
+def test_api_gateway_compresses_answers_over_one_kib(default: Synth) -> None:
+    """The console's files and large JSON answers leave compressed for clients that accept it."""
+    (api,) = default.of_type("AWS::ApiGateway::RestApi").values()
+    assert api["Properties"]["MinimumCompressionSize"] == 1024
