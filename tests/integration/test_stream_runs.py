@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from vectadb.core.ids import trace_id_for_session
 from vectadb.core.models import EventIn
 from vectadb.core.runs import MAX_MARKS
-from vectadb.service.ingestion import Accepted, IngestPolicy, ingest_batch, ingest_event
+from vectadb.service.ingestion import Accepted, EventRejected, IngestPolicy, ingest_batch, ingest_event
 from vectadb.stores.base import EventQuery
 from vectadb.stores.surreal import SurrealStore
 
@@ -237,3 +239,18 @@ def test_a_lambda_function_s_stream_keeps_no_runs(store: SurrealStore, policy: I
     assert _sessions([orphan], store) == [None]
     assert _streams(store) == []
     assert _status(store, "req-1") == "running"
+
+
+def test_a_refused_future_start_leaves_no_mark(store: SurrealStore, policy: IngestPolicy) -> None:
+    """A run start dated beyond the future tolerance is refused, and nothing of it is kept: later
+    lines of its stream, once their time has come, do not join a run that was never stored."""
+    future_ms = int((NOW - T0).total_seconds() * 1000) + 10 * 60_000  # ten minutes after NOW
+    refused = ingest_batch([_line(future_ms, "agent_start", "ghost")], store, policy, now=NOW)
+    assert [r.code for r in refused] == ["future_timestamp"]
+    with pytest.raises(EventRejected):
+        ingest_event(
+            EventIn.model_validate(_line(future_ms + 1, "agent_start", "ghost")), store, policy, now=NOW
+        )
+    assert _streams(store) == []
+    later = ingest_batch([_line(future_ms + 60_000)], store, policy, now=NOW + timedelta(minutes=20))
+    assert _sessions(later, store) != ["ghost"]

@@ -97,8 +97,8 @@ def _is_error(event: EventIn, policy: IngestPolicy) -> bool:
     return isinstance(level, str) and level.lower() in _ERROR_LEVELS
 
 
-def to_record(event: EventIn, policy: IngestPolicy, now: datetime) -> EventRecord:
-    """The stored form of a validated event; rejects what the model alone cannot judge."""
+def refuse_future(event: EventIn, policy: IngestPolicy, now: datetime) -> None:
+    """An event from the future is refused before anything of it is kept (its run marks too)."""
     if event.timestamp > now + policy.future_tolerance:
         raise EventRejected(
             f"timestamp {format_timestamp(event.timestamp)} is more than "
@@ -106,6 +106,11 @@ def to_record(event: EventIn, policy: IngestPolicy, now: datetime) -> EventRecor
             code="future_timestamp",
             details=[{"field": "timestamp", "message": "in the future", "type": "future_timestamp"}],
         )
+
+
+def to_record(event: EventIn, policy: IngestPolicy, now: datetime) -> EventRecord:
+    """The stored form of a validated event; rejects what the model alone cannot judge."""
+    refuse_future(event, policy, now)
     status = policy.terminal_event_types.get(event.event_type or "")
     return EventRecord(
         event_id=event_id_for(event),
@@ -438,14 +443,20 @@ def ingest_event(
     deadline: float | None = None,
     replace: bool = False,
 ) -> Accepted:
+    now = now or datetime.now(UTC)
+    refuse_future(event, policy, now)
     attribution = attribute_to_runs([event], store, policy.terminal_event_types)
-    record = to_record(attribution.events[0], policy, now or datetime.now(UTC))
+    record = to_record(attribution.events[0], policy, now)
     stored, results = _write_and_index([(0, record)], attribution, store, policy, semantic, deadline, replace)
     if record.event_id in stored.refused:
         raise stored.refused[record.event_id]
     result = results[0]
     assert isinstance(result, Accepted)  # a refusal was raised above
     return result
+
+
+def _refusal(index: int, error: EventRejected) -> Rejected:
+    return Rejected(index, error.status, error.code, f"events[{index}]: {error.message}", error.details)
 
 
 def ingest_batch(
@@ -468,21 +479,21 @@ def ingest_batch(
     valid: list[tuple[int, EventIn]] = []
     for index, item in enumerate(items):
         try:
-            valid.append((index, EventIn.model_validate(item)))
+            event = EventIn.model_validate(item)
+            refuse_future(event, policy, now)
         except ValidationError as exc:
-            error = rejection_from_validation(exc)
-            rejected.append(
-                Rejected(index, error.status, error.code, f"events[{index}]: {error.message}", error.details)
-            )
+            rejected.append(_refusal(index, rejection_from_validation(exc)))
+        except EventRejected as exc:
+            rejected.append(_refusal(index, exc))
+        else:
+            valid.append((index, event))
     attribution = attribute_to_runs([event for _, event in valid], store, policy.terminal_event_types)
     records: list[tuple[int, EventRecord]] = []
     for (index, _), event in zip(valid, attribution.events, strict=True):
         try:
             records.append((index, to_record(event, policy, now)))
         except EventRejected as exc:
-            rejected.append(
-                Rejected(index, exc.status, exc.code, f"events[{index}]: {exc.message}", exc.details)
-            )
+            rejected.append(_refusal(index, exc))
     if not records:
         return sorted(rejected, key=lambda result: result.index)
     _, results = _write_and_index(records, attribution, store, policy, semantic, deadline, replace)
