@@ -282,3 +282,19 @@ def test_traces_carry_what_their_events_add_up_to_under_redelivery_replace_and_u
     store._run("UPDATE schema_meta:vectadb SET version = 9 RETURN NONE;")
     store.ensure_schema()
     assert _served_trace_sums(store) == _trace_sums(changed + events[40:], policy)
+
+
+def test_past_the_cap_the_newest_reports_make_the_percentiles(
+    store: SurrealStore, policy: IngestPolicy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = _corpus(600, seed=4)
+    ingest_batch(events, store, policy, now=NOW)
+    monkeypatch.setattr(queries, "MAX_REPORTS", 7)
+    reports = sorted(
+        (datetime.fromisoformat(e["timestamp"]), e["properties"]["duration_ms"])
+        for e in events
+        if e["event_type"] == "lambda_report" and "duration_ms" in e["properties"]
+    )
+    newest = sorted(duration for _, duration in reports[-7:])
+    served = queries.stats(store, "event_type", T0, NOW)["invocations"]
+    assert served == {"count": 7, "p50_ms": newest[3], "p95_ms": newest[6], "sampled": True}

@@ -32,6 +32,7 @@ from vectadb.semantic.vectors import VectorFilters
 from vectadb.service.pagination import decode_cursor, encode_cursor
 from vectadb.stores.base import (
     SORT_TIE,
+    STATUS_RANK,
     EventQuery,
     EventStore,
     ListedEvent,
@@ -189,36 +190,18 @@ def stats(
         "errors": sum(b["errors"] for b in out),
         "buckets": out,
         "invocations": invocation_durations(store, start, end),
-        "traces": {status: store.count_traces(status, start, end) for status in TRACE_STATUSES},
+        "traces": {status: store.count_traces(status, start, end) for status in STATUS_RANK},
     }
 
 
-TRACE_STATUSES = ("running", "completed", "failed")
 # Percentiles do not add up across hours as sums do, so they are read from the reports themselves
 # (one range of the event-type index), newest first, up to this many.
 MAX_REPORTS = 5_000
-_REPORT_PAGE = 1_000
 
 
 def invocation_durations(store: EventStore, start: datetime, end: datetime) -> InvocationsDict:
     """p50 and p95 of the invocation durations that Lambda reported (``REPORT`` lines) in the window."""
-    durations: list[float] = []
-    after: Position | None = None
-    while len(durations) < MAX_REPORTS:
-        page = store.list_events(
-            EventQuery(start=start, end=end, event_type="lambda_report", limit=_REPORT_PAGE, after=after)
-        )
-        durations += [
-            float(value)
-            for event in page
-            if isinstance(value := event["properties"].get("duration_ms"), int | float)
-            and not isinstance(value, bool)
-        ]
-        if len(page) < _REPORT_PAGE:
-            break
-        last = page[-1]
-        after = Position(ms=to_millis(last["timestamp"]), id=last.get(SORT_TIE) or last["event_id"])
-    durations = durations[:MAX_REPORTS]
+    durations = store.durations("lambda_report", start, end, MAX_REPORTS)
     return {
         "count": len(durations),
         "p50_ms": _percentile(durations, 50),

@@ -160,6 +160,11 @@ class EventStore(Protocol):
 
     def list_traces(self, query: TraceQuery) -> list[ListedTrace]: ...
 
+    def durations(self, event_type: str, start: datetime, end: datetime, limit: int) -> list[float]:
+        """The numeric ``duration_ms`` of the newest ``limit`` events of ``event_type`` in the window
+        that have one."""
+        ...
+
     def count_traces(self, status: str, start: datetime | None, end: datetime | None) -> int:
         """Traces of ``status`` that started at or after ``start`` and before ``end``."""
         ...
