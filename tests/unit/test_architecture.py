@@ -11,16 +11,7 @@ import ast
 from pathlib import Path
 
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
-HANDLERS = (
-    "ingest",
-    "authorizer",
-    "parser",
-    "redrive",
-    "reindex",
-    "retention",
-    "servicekey",
-    "subscriptions",
-)
+HANDLERS = tuple(sorted(path.parent.name for path in LAMBDAS.glob("*/handler.py")))  # every function
 DOMAIN = ("core", "stores", "logparse", "semantic", "forwarder", "service", "api")
 
 # Bottom to top. Each package, and what it may import besides itself.

@@ -10,6 +10,7 @@ import pkgutil
 from pathlib import Path
 
 import vectadb
+from tests.unit.test_architecture import HANDLERS
 from vectadb.core.errors import CATALOGUE, VectaError, error_table_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +33,7 @@ def _subclasses(cls: type) -> set[type]:
 def _error_classes() -> set[type[VectaError]]:
     for module in pkgutil.walk_packages(vectadb.__path__, "vectadb."):
         importlib.import_module(module.name)
-    for handler in ("ingest", "authorizer", "parser", "redrive", "reindex", "retention", "servicekey"):
+    for handler in HANDLERS:
         importlib.import_module(f"{handler}.handler")
     return _subclasses(VectaError)
 
